@@ -1,0 +1,115 @@
+/**
+ * One error shape for every answer: `{"error": {"code", "message", "details"?}}`.
+ * 4xx name what the caller got wrong; 5xx hide the inside and are logged.
+ */
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { NotFoundError, ResolvedError } from '../store/errors.js';
+
+export interface FieldProblem {
+  field: string;
+  message: string;
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly statusCode: number,
+    readonly code: string,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+export function badRequest(code: string, message: string, details?: unknown): ApiError {
+  return new ApiError(400, code, message, details);
+}
+
+interface AjvError {
+  instancePath?: string;
+  keyword?: string;
+  message?: string;
+  params?: Record<string, unknown>;
+}
+
+/** "/commander/email" in "body" → "body.commander.email"; additions name the property. */
+function describe(context: string, e: AjvError): FieldProblem {
+  const path = (e.instancePath ?? '')
+    .split('/')
+    .filter((p) => p !== '')
+    .map((p) => (/^\d+$/.test(p) ? `[${p}]` : `.${p}`))
+    .join('');
+  let field = `${context}${path}`;
+  let message = e.message ?? 'is invalid';
+  const params = e.params ?? {};
+  if (e.keyword === 'additionalProperties' && typeof params.additionalProperty === 'string') {
+    field = `${field}.${params.additionalProperty}`;
+    message = 'is not a known field';
+  } else if (e.keyword === 'required' && typeof params.missingProperty === 'string') {
+    field = `${field}.${params.missingProperty}`;
+    message = 'is required';
+  } else if (e.keyword === 'enum' && Array.isArray(params.allowedValues)) {
+    message = `must be one of: ${params.allowedValues.join(', ')}`;
+  }
+  return { field: field.replace(/^\./, ''), message };
+}
+
+function send(reply: FastifyReply, error: ApiError): FastifyReply {
+  const body: { code: string; message: string; details?: unknown } = { code: error.code, message: error.message };
+  if (error.details !== undefined) body.details = error.details;
+  return reply.code(error.statusCode).type('application/json').send({ error: body });
+}
+
+/** What a Fastify-internal error means for the caller. */
+function fromFastify(error: FastifyError): ApiError | null {
+  if (error.validation) {
+    const problems = error.validation.map((e) => describe(error.validationContext ?? 'body', e as AjvError));
+    const first = problems[0];
+    const summary = first ? `${first.field} ${first.message}` : 'the request is invalid';
+    return new ApiError(400, 'invalid_request', summary, problems);
+  }
+  switch (error.code) {
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return new ApiError(400, 'invalid_json', 'the body is not valid JSON');
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new ApiError(400, 'invalid_json', 'the body is empty; send a JSON object');
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new ApiError(413, 'body_too_large', error.message);
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new ApiError(415, 'unsupported_media_type', 'send the body as application/json');
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return new ApiError(400, 'invalid_request', error.message);
+  }
+  if (typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) {
+    return new ApiError(error.statusCode, 'invalid_request', error.message);
+  }
+  return null;
+}
+
+export function registerErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    if (error instanceof ApiError) return send(reply, error);
+    if (error instanceof NotFoundError) return send(reply, new ApiError(404, 'not_found', error.message));
+    if (error instanceof ResolvedError) return send(reply, new ApiError(409, 'incident_resolved', error.message));
+    const known = fromFastify(error);
+    if (known) return send(reply, known);
+    if (isRedisUnavailable(error)) {
+      request.log.warn({ err: error.message }, 'Redis unavailable');
+      return send(reply.header('retry-after', '1'), new ApiError(503, 'unavailable', 'storage is unavailable; try again shortly'));
+    }
+    request.log.error({ err: error }, 'request failed');
+    return send(reply, new ApiError(500, 'internal', 'an internal error occurred; it has been logged'));
+  });
+  app.setNotFoundHandler((request, reply) =>
+    send(reply, new ApiError(404, 'not_found', `no route ${request.method} ${request.url.split('?')[0]}`)),
+  );
+}
+
+/** ioredis errors while Redis is down or unreachable. */
+function isRedisUnavailable(error: Error): boolean {
+  const text = `${error.name} ${error.message}`;
+  return /Stream isn't writeable|Connection is closed|ECONNREFUSED|Command timed out|MaxRetriesPerRequest|enableOfflineQueue|LOADING/.test(
+    text,
+  );
+}

@@ -1,0 +1,327 @@
+/**
+ * Email: one message per recipient per update, over a pooled SMTP
+ * connection. Every message of an incident carries `In-Reply-To` and
+ * `References` so mail clients show the incident as one thread, and list
+ * mail carries one-click unsubscribe headers (RFC 8058).
+ */
+import nodemailer, { type Transporter } from 'nodemailer';
+import type SMTPPool from 'nodemailer/lib/smtp-pool/index.js';
+import type { ChannelTarget } from '../domain/audience.js';
+import type { EmailRendered } from '../render/types.js';
+import {
+  type Channel,
+  type DeliveryError,
+  PermanentDeliveryError,
+  type Receipt,
+  TransientDeliveryError,
+} from './channel.js';
+
+/**
+ * Submission servers cap concurrent sessions per client (hosted relays at a
+ * handful, Postfix's anvil at 50); five stays inside all common limits while
+ * each pooled connection still carries hundreds of messages a second.
+ */
+export const DEFAULT_SMTP_MAX_CONNECTIONS = 5;
+
+/**
+ * Bounds connecting, the greeting and each command's reply. Herald sends
+ * small single-recipient messages, so a server silent this long is stuck, and
+ * the delivery is better retried than left holding a pooled connection.
+ */
+export const DEFAULT_SMTP_TIMEOUT_MS = 30_000;
+
+/** Options of {@link EmailChannel}. */
+export interface EmailChannelOptions {
+  /**
+   * Where to submit mail: `smtp://user:pass@host:port` (STARTTLS when the
+   * server offers it) or `smtps://user:pass@host:port` (TLS from the start).
+   * User and password are percent-encoded.
+   */
+  smtpUrl: string;
+  /** The `From` of every message, e.g. `"Acme Status <status@acme.example>"`. */
+  from: string;
+  /**
+   * Most SMTP connections kept open at once.
+   * @defaultValue {@link DEFAULT_SMTP_MAX_CONNECTIONS} (5)
+   */
+  maxConnections?: number;
+  /**
+   * Longest wait for a connection, the greeting, or any one server reply.
+   * @defaultValue {@link DEFAULT_SMTP_TIMEOUT_MS} (30 000 ms)
+   */
+  timeoutMs?: number;
+}
+
+/** One rendered update for one recipient, with what threads it. */
+export interface EmailMessage extends EmailRendered {
+  /** This delivery's `Message-ID`, in full `<local@domain>` form; the same on every retry. */
+  messageId: string;
+  /** `Message-ID` of the previous message of this incident to this recipient. */
+  inReplyTo?: string;
+  /** `Message-ID`s of every earlier message of the incident, oldest first. */
+  references?: string[];
+  /** This recipient's one-click unsubscribe link; adds `List-Unsubscribe` headers when given. */
+  unsubscribeUrl?: string;
+}
+
+/** A plain message to one person (commander reminders and alerts): no list headers. */
+export type DirectEmailMessage = EmailRendered & { messageId: string };
+
+/** How a failure is treated, and why. */
+interface SmtpFailureRule {
+  retryable: boolean;
+  /** `DeliveryError.code`. */
+  code: string;
+  reason: string;
+}
+
+/**
+ * The one table of SMTP failure handling. A server reply code, when there is
+ * one, decides first (RFC 5321 §4.2.1: 4yz is transient, 5yz permanent); then
+ * the error code nodemailer gives; anything else is treated as transient so
+ * that a surprise costs a retry, not a lost message.
+ */
+export const SMTP_FAILURES = {
+  reply4xx: {
+    retryable: true,
+    code: 'smtp_transient',
+    reason: 'RFC 5321 4yz: "try again later" (421 shutting down, 450 mailbox busy, 451 local error, 452 storage)',
+  },
+  reply5xx: {
+    retryable: false,
+    code: 'smtp_rejected',
+    reason: 'RFC 5321 5yz: the server will never accept this as sent (550 recipient rejected, 554 refused)',
+  },
+  EAUTH: {
+    retryable: false,
+    code: 'smtp_auth_failed',
+    reason: 'wrong or missing credentials do not fix themselves; an operator must change SMTP_URL',
+  },
+  EENVELOPE: {
+    retryable: false,
+    code: 'smtp_bad_envelope',
+    reason: 'nodemailer refused the sender or recipient address before sending anything',
+  },
+  EMESSAGE: {
+    retryable: false,
+    code: 'smtp_bad_message',
+    reason: 'the message itself cannot be sent (empty, or larger than the server accepts)',
+  },
+  ECONFIG: {
+    retryable: false,
+    code: 'smtp_config',
+    reason: 'the transport is misconfigured; retrying the same configuration cannot help',
+  },
+  ECONNECTION: {
+    retryable: true,
+    code: 'smtp_connection',
+    reason: 'the connection was refused or dropped; the server may be restarting',
+  },
+  ECONNREFUSED: {
+    retryable: true,
+    code: 'smtp_connection',
+    reason: 'nothing listens yet; the server may be restarting',
+  },
+  ESOCKET: {
+    retryable: true,
+    code: 'smtp_connection',
+    reason: 'a socket error (reset, refused) mid-session; a new connection may succeed',
+  },
+  ETIMEDOUT: {
+    retryable: true,
+    code: 'smtp_timeout',
+    reason: 'connecting, the greeting or a reply took longer than timeoutMs',
+  },
+  EDNS: {
+    retryable: true,
+    code: 'smtp_dns',
+    reason: 'the SMTP host name did not resolve; DNS failures are usually passing',
+  },
+  EPROTOCOL: {
+    retryable: true,
+    code: 'smtp_protocol',
+    reason: 'the server answered out of turn; a fresh session usually recovers',
+  },
+  unknown: {
+    retryable: true,
+    code: 'smtp_failed',
+    reason: 'unclassified (e.g. a pooled connection closed while sending); retrying is the safe side',
+  },
+} as const satisfies Record<string, SmtpFailureRule>;
+
+/** What nodemailer puts on its errors (`SMTPConnection.SMTPError`). */
+interface SmtpErrorFields {
+  code?: string;
+  responseCode?: number;
+  response?: string;
+  command?: string;
+}
+
+const FULL_MESSAGE_ID = /^<[^<>\s@]+@[^<>\s@]+>$/;
+
+/** The email channel: a pooled SMTP transport and nothing else. */
+export class EmailChannel implements Channel {
+  readonly name = 'email' as const;
+
+  readonly #transport: Transporter<SMTPPool.SentMessageInfo, SMTPPool.Options>;
+  readonly #from: string;
+  readonly #secrets: string[];
+  readonly #inFlight = new Set<Promise<unknown>>();
+  #closed = false;
+
+  constructor(options: EmailChannelOptions) {
+    const timeoutMs = options.timeoutMs ?? DEFAULT_SMTP_TIMEOUT_MS;
+    this.#from = options.from;
+    this.#secrets = secretsOf(options.smtpUrl);
+    this.#transport = nodemailer.createTransport({
+      pool: true,
+      url: options.smtpUrl,
+      maxConnections: options.maxConnections ?? DEFAULT_SMTP_MAX_CONNECTIONS,
+      // Reconnecting and re-authenticating every 100 messages (nodemailer's default) only
+      // costs round trips; a server that wants a new session says so with 421.
+      maxMessages: Infinity,
+      connectionTimeout: timeoutMs,
+      greetingTimeout: timeoutMs,
+      socketTimeout: timeoutMs,
+      logger: false,
+      debug: false,
+    });
+  }
+
+  /** Sends one update of an incident to one recipient, threaded, with unsubscribe headers. */
+  async send(target: ChannelTarget<'email'>, message: EmailMessage): Promise<Receipt> {
+    const headers: Record<string, string> = { 'Auto-Submitted': 'auto-generated' };
+    if (message.unsubscribeUrl !== undefined) {
+      headers['List-Unsubscribe'] = `<${message.unsubscribeUrl}>`;
+      // RFC 8058: mail providers POST this body to the URL for a one-click unsubscribe.
+      headers['List-Unsubscribe-Post'] = 'List-Unsubscribe=One-Click';
+    }
+    return this.#submit(target.address, message, {
+      ...(message.inReplyTo !== undefined && { inReplyTo: message.inReplyTo }),
+      ...(message.references !== undefined && message.references.length > 0 && { references: message.references }),
+      headers,
+    });
+  }
+
+  /** Sends a plain message to one person (commander reminders, alerts): no list headers, no threading. */
+  async sendDirect(address: string, message: DirectEmailMessage): Promise<Receipt> {
+    return this.#submit(address, message, { headers: { 'Auto-Submitted': 'auto-generated' } });
+  }
+
+  /** Lets sends already handed over finish, then closes every pooled connection. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await Promise.allSettled([...this.#inFlight]);
+    this.#transport.close();
+  }
+
+  async #submit(
+    to: string,
+    message: DirectEmailMessage,
+    extra: Pick<SMTPPool.MailOptions, 'inReplyTo' | 'references' | 'headers'>,
+  ): Promise<Receipt> {
+    if (this.#closed) throw new TransientDeliveryError('channel_closed', 'the email channel is closed');
+    if (!FULL_MESSAGE_ID.test(message.messageId)) {
+      throw new PermanentDeliveryError(
+        'invalid_message_id',
+        `Message-ID must have the form <local@domain>, got ${JSON.stringify(message.messageId)}`,
+      );
+    }
+    const sending = this.#transport.sendMail({
+      from: this.#from,
+      to,
+      subject: message.subject,
+      text: message.text,
+      html: message.html,
+      messageId: message.messageId,
+      ...extra,
+    });
+    this.#inFlight.add(sending);
+    try {
+      await sending;
+    } catch (error) {
+      throw this.#toDeliveryError(error, to);
+    } finally {
+      this.#inFlight.delete(sending);
+    }
+    return { providerRef: message.messageId };
+  }
+
+  #toDeliveryError(error: unknown, to: string): DeliveryError {
+    const fields: SmtpErrorFields = typeof error === 'object' && error !== null ? (error as SmtpErrorFields) : {};
+    const rule = classifySmtpFailure(fields);
+    const raw = error instanceof Error ? error.message : String(error);
+    const reply = typeof fields.response === 'string' ? fields.response : undefined;
+    const at = typeof fields.command === 'string' ? ` at ${fields.command}` : '';
+    // nodemailer appends the reply to its message; say it once, and say it last.
+    const text = reply !== undefined && raw.endsWith(`: ${reply}`) ? raw.slice(0, -reply.length - 2) : raw;
+    const message = scrub(
+      `email to ${to} failed${at}: ${text}${reply !== undefined ? ` (server said: ${reply})` : ''}`,
+      this.#secrets,
+    );
+    const cause = Object.assign(new Error(message), {
+      code: fields.code,
+      responseCode: fields.responseCode,
+      command: fields.command,
+    });
+    return rule.retryable
+      ? new TransientDeliveryError(rule.code, message, { cause })
+      : new PermanentDeliveryError(rule.code, message, { cause });
+  }
+}
+
+/** Picks the rule of {@link SMTP_FAILURES} for a nodemailer error. */
+export function classifySmtpFailure(error: SmtpErrorFields): SmtpFailureRule {
+  const reply = error.responseCode;
+  if (typeof reply === 'number' && reply >= 400 && reply < 500) return SMTP_FAILURES.reply4xx;
+  if (typeof reply === 'number' && reply >= 500 && reply < 600) return SMTP_FAILURES.reply5xx;
+  const code = error.code;
+  // nodemailer's codes are all E-prefixed capitals, so they cannot collide with the reply rows.
+  if (code !== undefined && /^E[A-Z]+$/.test(code) && Object.hasOwn(SMTP_FAILURES, code)) {
+    return SMTP_FAILURES[code as keyof typeof SMTP_FAILURES];
+  }
+  return SMTP_FAILURES.unknown;
+}
+
+/**
+ * Every form the SMTP password could take in an error: as written in the URL,
+ * decoded, and the base64 of AUTH PLAIN / AUTH LOGIN in case a server echoes
+ * what it was sent.
+ */
+function secretsOf(smtpUrl: string): string[] {
+  let url: URL;
+  try {
+    url = new URL(smtpUrl);
+  } catch {
+    return [smtpUrl];
+  }
+  if (url.password === '') return [];
+  const user = safeDecode(url.username);
+  const pass = safeDecode(url.password);
+  return [
+    smtpUrl,
+    `${url.username}:${url.password}`,
+    url.password,
+    pass,
+    encodeURIComponent(pass),
+    Buffer.from(pass).toString('base64'),
+    Buffer.from(`\u0000${user}\u0000${pass}`).toString('base64'),
+  ]
+    .filter((s) => s.length > 0)
+    .sort((a, b) => b.length - a.length);
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+function scrub(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const secret of secrets) out = out.split(secret).join('***');
+  // Belt and braces: any URL with credentials that slipped through keeps only its user.
+  return out.replace(/(smtps?:\/\/[^:/@\s]*):[^@\s]*@/gi, '$1:***@');
+}

@@ -1,0 +1,235 @@
+/**
+ * Herald's configuration: read from the environment once at startup,
+ * validated, and frozen. Everything else receives the parts it needs.
+ */
+import type { ChannelName } from './channels/channel.js';
+
+export type TokenScope = 'read' | 'write';
+
+export interface ApiToken {
+  /** Recorded as the `author` of updates posted with this token. */
+  name: string;
+  token: string;
+  scope: TokenScope;
+}
+
+export interface SlackConfig {
+  token: string;
+  apiUrl: string;
+}
+
+export interface XConfig {
+  appKey: string;
+  appSecret: string;
+  accessToken: string;
+  accessSecret: string;
+  apiUrl: string;
+}
+
+export interface EmailConfig {
+  smtpUrl: string;
+  from: string;
+}
+
+export interface Config {
+  port: number;
+  host: string;
+  /** Undefined when `REDIS_URL` is unset: Herald may then start a private Redis. */
+  redisUrl: string | undefined;
+  prefix: string;
+  apiTokens: readonly ApiToken[];
+  publicUrl: string;
+  defaultCadenceSeconds: number;
+  minCadenceSeconds: number;
+  reminderLeadSeconds: number;
+  templatesDir: string | undefined;
+  slack: SlackConfig | undefined;
+  x: XConfig | undefined;
+  email: EmailConfig | undefined;
+  webhookAllowPrivate: boolean;
+  /** Webhooks need no credentials, so that channel is always on. */
+  enabledChannels: ReadonlySet<ChannelName>;
+  /** Signs unsubscribe links; generated and kept in Redis when unset. */
+  signingSecret: string | undefined;
+  /** How long shutdown waits for in-flight deliveries. */
+  shutdownGraceMs: number;
+  logLevel: string;
+}
+
+export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+
+/** A bad value in the environment; the message names the variable. */
+export class ConfigError extends Error {
+  readonly variable: string;
+
+  constructor(variable: string, problem: string) {
+    super(`${variable}: ${problem}`);
+    this.name = 'ConfigError';
+    this.variable = variable;
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+function value(env: Env, name: string): string | undefined {
+  const raw = env[name];
+  if (raw === undefined) return undefined;
+  const trimmed = raw.trim();
+  return trimmed === '' ? undefined : trimmed;
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = value(env, name);
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw)) throw new ConfigError(name, `expected a whole number, got "${raw}"`);
+  const n = Number(raw);
+  if (n < min || n > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${n}`);
+  return n;
+}
+
+function boolean(env: Env, name: string, fallback: boolean): boolean {
+  const raw = value(env, name);
+  if (raw === undefined) return fallback;
+  const lower = raw.toLowerCase();
+  if (['true', '1', 'yes', 'on'].includes(lower)) return true;
+  if (['false', '0', 'no', 'off'].includes(lower)) return false;
+  throw new ConfigError(name, `expected true or false, got "${raw}"`);
+}
+
+function url(env: Env, name: string, fallback: string | undefined, protocols: readonly string[]): string | undefined {
+  const raw = value(env, name) ?? fallback;
+  if (raw === undefined) return undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    // The value may carry credentials (SMTP_URL): never echo it.
+    throw new ConfigError(name, 'is not a valid URL');
+  }
+  if (!protocols.includes(parsed.protocol)) {
+    throw new ConfigError(name, `must use ${protocols.join(' or ')}, got ${parsed.protocol}`);
+  }
+  return raw;
+}
+
+/** `name:token:scope,…` — names and tokens must be unique. */
+function apiTokens(env: Env): ApiToken[] {
+  const name = 'HERALD_API_TOKENS';
+  const raw = value(env, name);
+  if (raw === undefined) {
+    throw new ConfigError(name, 'is required: comma-separated name:token:scope entries, scope read or write');
+  }
+  const tokens: ApiToken[] = [];
+  const entries = raw.split(',').map((e) => e.trim()).filter((e) => e !== '');
+  for (const [i, entry] of entries.entries()) {
+    const parts = entry.split(':');
+    const [tokenName, token, scope] = parts;
+    const where = `entry ${i + 1}`;
+    if (parts.length !== 3 || !tokenName || !token || !scope) {
+      throw new ConfigError(name, `${where} must look like name:token:scope`);
+    }
+    if (scope !== 'read' && scope !== 'write') {
+      throw new ConfigError(name, `${where} ("${tokenName}") has scope "${scope}"; expected read or write`);
+    }
+    if (token.length < 8) throw new ConfigError(name, `${where} ("${tokenName}") has a token shorter than 8 characters`);
+    if (tokens.some((t) => t.name === tokenName)) throw new ConfigError(name, `name "${tokenName}" appears twice`);
+    if (tokens.some((t) => t.token === token)) throw new ConfigError(name, `${where} ("${tokenName}") reuses another entry's token`);
+    tokens.push({ name: tokenName, token, scope });
+  }
+  if (tokens.length === 0) throw new ConfigError(name, 'names no token');
+  return tokens;
+}
+
+function withTrailingSlash(u: string): string {
+  return u.endsWith('/') ? u : `${u}/`;
+}
+
+/** Parses and validates the environment; throws {@link ConfigError} on the first bad value. */
+export function loadConfig(env: Env = process.env): Readonly<Config> {
+  const port = integer(env, 'PORT', 8080, 0, 65535);
+  const host = value(env, 'HOST') ?? '127.0.0.1';
+  const redisUrl = url(env, 'REDIS_URL', undefined, ['redis:', 'rediss:']);
+
+  const prefix = value(env, 'HERALD_PREFIX') ?? 'herald';
+  if (!/^[\w{}:.-]+$/.test(prefix)) {
+    throw new ConfigError('HERALD_PREFIX', 'may contain only letters, digits, _ - . : { }');
+  }
+
+  const minCadenceSeconds = integer(env, 'HERALD_MIN_CADENCE_SECONDS', 60, 1, 86_400);
+  const defaultCadenceSeconds = integer(env, 'HERALD_DEFAULT_CADENCE_SECONDS', 1800, 1, 7 * 86_400);
+  if (defaultCadenceSeconds < minCadenceSeconds) {
+    throw new ConfigError(
+      'HERALD_DEFAULT_CADENCE_SECONDS',
+      `${defaultCadenceSeconds} is below HERALD_MIN_CADENCE_SECONDS (${minCadenceSeconds})`,
+    );
+  }
+  const reminderLeadSeconds = integer(env, 'HERALD_REMINDER_LEAD_SECONDS', 300, 0, 7 * 86_400);
+
+  const publicHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  const publicUrl = url(env, 'HERALD_PUBLIC_URL', `http://${publicHost.includes(':') ? `[${publicHost}]` : publicHost}:${port}`, [
+    'http:',
+    'https:',
+  ])!.replace(/\/+$/, '');
+
+  const slackToken = value(env, 'SLACK_BOT_TOKEN');
+  const slackApiUrl = url(env, 'SLACK_API_URL', 'https://slack.com/api/', ['http:', 'https:'])!;
+  const slack = slackToken === undefined ? undefined : { token: slackToken, apiUrl: withTrailingSlash(slackApiUrl) };
+
+  const xNames = ['X_APP_KEY', 'X_APP_SECRET', 'X_ACCESS_TOKEN', 'X_ACCESS_SECRET'] as const;
+  const xValues = xNames.map((n) => value(env, n));
+  const xApiUrl = url(env, 'X_API_URL', 'https://api.x.com/2/', ['https:'])!;
+  let x: XConfig | undefined;
+  if (xValues.some((v) => v !== undefined)) {
+    const missing = xNames.filter((_, i) => xValues[i] === undefined);
+    if (missing.length > 0) {
+      throw new ConfigError(missing[0]!, `is missing; the X channel needs all of ${xNames.join(', ')}`);
+    }
+    const [appKey, appSecret, accessToken, accessSecret] = xValues as string[];
+    x = { appKey: appKey!, appSecret: appSecret!, accessToken: accessToken!, accessSecret: accessSecret!, apiUrl: withTrailingSlash(xApiUrl) };
+  }
+
+  const smtpUrl = url(env, 'SMTP_URL', undefined, ['smtp:', 'smtps:']);
+  const from = value(env, 'EMAIL_FROM');
+  let email: EmailConfig | undefined;
+  if (smtpUrl !== undefined) {
+    if (from === undefined) throw new ConfigError('EMAIL_FROM', 'is required when SMTP_URL is set');
+    if (!/^(?:[^<>]*<)?[^\s@<>]+@[^\s@<>]+\.?[^\s@<>]*>?$/.test(from)) {
+      throw new ConfigError('EMAIL_FROM', `"${from}" is not an email address (e.g. "Status <status@example.com>")`);
+    }
+    email = { smtpUrl, from };
+  } else if (from !== undefined) {
+    throw new ConfigError('SMTP_URL', 'is required when EMAIL_FROM is set');
+  }
+
+  const enabled = new Set<ChannelName>(['webhook']);
+  if (slack) enabled.add('slack');
+  if (x) enabled.add('x');
+  if (email) enabled.add('email');
+
+  const signingSecret = value(env, 'HERALD_SIGNING_SECRET');
+  if (signingSecret !== undefined && signingSecret.length < 32) {
+    throw new ConfigError('HERALD_SIGNING_SECRET', 'must be at least 32 characters');
+  }
+
+  const config: Config = {
+    port,
+    host,
+    redisUrl,
+    prefix,
+    apiTokens: Object.freeze(apiTokens(env)),
+    publicUrl,
+    defaultCadenceSeconds,
+    minCadenceSeconds,
+    reminderLeadSeconds,
+    templatesDir: value(env, 'HERALD_TEMPLATES_DIR'),
+    slack,
+    x,
+    email,
+    webhookAllowPrivate: boolean(env, 'HERALD_WEBHOOK_ALLOW_PRIVATE', false),
+    enabledChannels: enabled,
+    signingSecret,
+    shutdownGraceMs: integer(env, 'HERALD_SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
+    logLevel: value(env, 'LOG_LEVEL') ?? 'info',
+  };
+  return Object.freeze(config);
+}

@@ -1,0 +1,98 @@
+/**
+ * A delivery is one update on its way to one target. Its id is derived from
+ * the update and the target, so it is stable across retries, re-runs and
+ * restarts: it is the `webhook-id`, and it names the email's Message-ID.
+ */
+import { createHash } from 'node:crypto';
+import type { ChannelName } from '../channels/channel.js';
+import type { DeliveryTarget } from './audience.js';
+
+export const DELIVERY_STATES = ['queued', 'sent', 'failed', 'dead'] as const;
+/**
+ * `queued`: waiting its turn; `failed`: the last attempt failed and another
+ * is scheduled; `sent` and `dead` are final.
+ */
+export type DeliveryState = (typeof DELIVERY_STATES)[number];
+
+export interface DeliveryRecord {
+  id: string;
+  incidentId: string;
+  updateId: string;
+  /** The update's seq, for ordering listings. */
+  seq: number;
+  /** Position of the target within the update's fan-out, for ordering listings. */
+  index: number;
+  channel: ChannelName;
+  target: DeliveryTarget;
+  state: DeliveryState;
+  attempts: number;
+  providerRef: string | null;
+  error: string | null;
+  queuedAt: string;
+  sentAt: string | null;
+  /** When the next attempt is due, while `failed`. */
+  retryAt: string | null;
+}
+
+/** What the API shows of a delivery: no secrets. */
+export interface Delivery {
+  id: string;
+  updateId: string;
+  channel: ChannelName;
+  target: string;
+  state: DeliveryState;
+  attempts: number;
+  providerRef: string | null;
+  error: string | null;
+  sentAt: string | null;
+  retryAt: string | null;
+}
+
+export function isFinal(state: DeliveryState): boolean {
+  return state === 'sent' || state === 'dead';
+}
+
+export function deliveryId(updateId: string, channel: ChannelName, targetKey: string): string {
+  const digest = createHash('sha256').update(`${updateId}\n${channel}\n${targetKey}`).digest('base64url');
+  return `dlv_${digest.slice(0, 22)}`;
+}
+
+/** How a target is shown to API callers and in logs. */
+export function describeTarget(target: DeliveryTarget): string {
+  switch (target.channel) {
+    case 'slack':
+      return target.slackChannel;
+    case 'x':
+      return 'x';
+    case 'email':
+      return target.address;
+    case 'webhook':
+      return redactUrl(target.url);
+  }
+}
+
+/** A webhook URL without userinfo or query string, which may carry tokens. */
+export function redactUrl(raw: string): string {
+  try {
+    const u = new URL(raw);
+    const hidden = u.username !== '' || u.password !== '' || u.search !== '';
+    return hidden ? `${u.protocol}//${u.host}${u.pathname}${u.search === '' ? '' : '?…'}` : raw;
+  } catch {
+    return '(invalid url)';
+  }
+}
+
+export function toDelivery(record: DeliveryRecord): Delivery {
+  return {
+    id: record.id,
+    updateId: record.updateId,
+    channel: record.channel,
+    target: describeTarget(record.target),
+    state: record.state,
+    attempts: record.attempts,
+    providerRef: record.providerRef,
+    error: record.error,
+    sentAt: record.sentAt,
+    retryAt: record.retryAt,
+  };
+}

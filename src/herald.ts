@@ -1,0 +1,205 @@
+/**
+ * The composition root: builds Herald's parts from configuration and runs
+ * the roles asked for — the API, the workers, or both (single-node mode).
+ */
+import { randomBytes } from 'node:crypto';
+import type { Worker } from 'bullmq';
+import type { FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { buildApp } from './api/app.js';
+import { CHANNEL_NAMES } from './channels/channel.js';
+import { closeChannels, createChannels, type Channels } from './channels/registry.js';
+import type { Config } from './config.js';
+import { UnsubscribeTokens } from './domain/unsubscribe-token.js';
+import { Metrics } from './metrics.js';
+import { Broadcaster } from './pipeline/broadcast.js';
+import { Deliverer } from './pipeline/deliver.js';
+import { startBroadcastSweeper } from './pipeline/sweeper.js';
+import { HeraldQueues } from './queue/queues.js';
+import { connectRedis } from './redis/connection.js';
+import { resolveRedis } from './redis/private-server.js';
+import { Renderer } from './render/renderer.js';
+import { AudienceStore } from './store/audience-store.js';
+import { DeliveryStore } from './store/delivery-store.js';
+import { IdempotencyStore } from './store/idempotency-store.js';
+import { IncidentStore } from './store/incident-store.js';
+import { keysFor } from './store/keys.js';
+import { startBroadcastWorker } from '../workers/broadcast-worker.js';
+import { startDeliveryWorker } from '../workers/delivery-worker.js';
+
+export type Role = 'api' | 'workers';
+
+export interface HeraldOptions {
+  config: Readonly<Config>;
+  roles: ReadonlySet<Role>;
+  logger: Logger;
+  /** Where `.herald/` (a private Redis's data) lives. @defaultValue the working directory */
+  dataRoot?: string;
+}
+
+export interface RunningHerald {
+  /** The API's base URL, when this process serves it. */
+  url: string | undefined;
+  app: FastifyInstance | undefined;
+  redisUrl: string;
+  /** Stops taking work, lets in-flight deliveries finish (bounded), closes everything. */
+  stop(): Promise<void>;
+}
+
+/** The secret signing unsubscribe links: configured, or created once and shared through Redis. */
+async function signingSecret(config: Readonly<Config>, redis: Redis, key: string): Promise<string> {
+  if (config.signingSecret !== undefined) return config.signingSecret;
+  await redis.set(key, randomBytes(32).toString('base64url'), 'NX');
+  const secret = await redis.get(key);
+  if (secret === null) throw new Error('could not read the signing secret from Redis');
+  return secret;
+}
+
+function emailDomain(from: string | undefined): string {
+  const match = from === undefined ? null : /@([^\s>]+)/.exec(from);
+  return match?.[1] ?? 'herald.invalid';
+}
+
+function describeChannels(config: Readonly<Config>): Record<string, string> {
+  const why: Record<string, string> = {
+    slack: 'SLACK_BOT_TOKEN unset',
+    x: 'X_APP_KEY, X_APP_SECRET, X_ACCESS_TOKEN, X_ACCESS_SECRET unset',
+    email: 'SMTP_URL unset',
+    webhook: '',
+  };
+  return Object.fromEntries(
+    CHANNEL_NAMES.map((c) => [c, config.enabledChannels.has(c) ? 'enabled' : `disabled (${why[c]})`]),
+  );
+}
+
+export async function startHerald(options: HeraldOptions): Promise<RunningHerald> {
+  const { config, roles, logger } = options;
+  const keys = keysFor(config.prefix);
+  const renderer = await Renderer.load({ ...(config.templatesDir !== undefined && { overrideDir: config.templatesDir }) });
+  const redisServer = await resolveRedis(config.redisUrl, options.dataRoot ?? process.cwd(), logger);
+
+  const cleanups: Array<() => Promise<void> | void> = [];
+  const stopAll = async (): Promise<void> => {
+    for (const cleanup of cleanups.reverse()) {
+      try {
+        await cleanup();
+      } catch (error) {
+        logger.warn({ err: error instanceof Error ? error.message : error }, 'error while stopping');
+      }
+    }
+  };
+  cleanups.push(() => redisServer.stop());
+
+  try {
+    const serving = roles.has('api');
+    // The API's connection fails fast; a workers-only process may wait for Redis.
+    const redis = await connectRedis(redisServer.url, serving ? 'api' : 'worker', `herald-${[...roles].join('+')}`);
+    cleanups.push(() => redis.quit().then(() => undefined));
+
+    const incidents = new IncidentStore(redis, keys);
+    const audiences = new AudienceStore(redis, keys);
+    const deliveries = new DeliveryStore(redis, keys);
+    const queues = new HeraldQueues(redis, config.prefix);
+    cleanups.push(() => queues.close());
+    const unsubscribeTokens = new UnsubscribeTokens(await signingSecret(config, redis, keys.signingSecret));
+
+    logger.info({ channels: describeChannels(config), roles: [...roles] }, 'channels');
+
+    const workers: Worker[] = [];
+    let channels: Channels | undefined;
+    if (roles.has('workers')) {
+      const workerRedis = await connectRedis(redisServer.url, 'worker', 'herald-workers');
+      cleanups.push(() => workerRedis.quit().then(() => undefined));
+      const workerStores = {
+        incidents: new IncidentStore(workerRedis, keys),
+        audiences: new AudienceStore(workerRedis, keys),
+        deliveries: new DeliveryStore(workerRedis, keys),
+      };
+      const workerQueues = new HeraldQueues(workerRedis, config.prefix);
+      cleanups.push(() => workerQueues.close());
+      channels = createChannels(config);
+      const openChannels = channels;
+      cleanups.push(() => closeChannels(openChannels));
+
+      const broadcaster = new Broadcaster({
+        ...workerStores,
+        scheduler: workerQueues,
+        enabledChannels: config.enabledChannels,
+        logger,
+      });
+      const deliverer = new Deliverer({
+        ...workerStores,
+        renderer,
+        channels,
+        unsubscribeTokens,
+        publicUrl: config.publicUrl,
+        emailDomain: emailDomain(config.email?.from),
+        scheduler: workerQueues,
+        logger,
+      });
+      workers.push(startBroadcastWorker(broadcaster, workerRedis, config.prefix));
+      for (const channel of config.enabledChannels) {
+        workers.push(startDeliveryWorker(channel, deliverer, workerRedis, config.prefix));
+      }
+      for (const worker of workers) {
+        worker.on('failed', (job, error) =>
+          logger.error({ queue: worker.name, jobId: job?.id, err: error.message }, 'job failed; it will be retried'),
+        );
+        worker.on('error', (error) => logger.warn({ queue: worker.name, err: error.message }, 'worker error'));
+      }
+      const stopSweeper = startBroadcastSweeper(workerStores.incidents, workerQueues, logger);
+      cleanups.push(async () => {
+        stopSweeper();
+        await closeWorkers(workers, config.shutdownGraceMs, logger);
+      });
+    }
+
+    let app: FastifyInstance | undefined;
+    let url: string | undefined;
+    if (serving) {
+      const metrics = new Metrics(deliveries, queues);
+      app = await buildApp({
+        config,
+        redis,
+        incidents,
+        audiences,
+        deliveries,
+        idempotency: new IdempotencyStore(redis, keys),
+        queues,
+        renderer,
+        unsubscribeTokens,
+        metrics,
+        logger,
+      });
+      const listening = app;
+      cleanups.push(() => listening.close());
+      await app.listen({ port: config.port, host: config.host });
+      const address = app.server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : config.port;
+      const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+      url = `http://${host}:${port}`;
+      logger.info({ url }, `Herald listening on ${url}`);
+    }
+
+    return { url, app, redisUrl: redisServer.url, stop: stopAll };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}
+
+/** Lets active jobs finish within the grace period, then closes regardless. */
+async function closeWorkers(workers: readonly Worker[], graceMs: number, logger: Logger): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const graceful = Promise.all(workers.map((w) => w.close())).then(() => true);
+  const expired = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), graceMs);
+  });
+  const finished = await Promise.race([graceful, expired]);
+  clearTimeout(timer);
+  if (!finished) {
+    logger.warn({ graceMs }, 'in-flight deliveries did not finish in time; closing anyway (they will be retried)');
+    await Promise.all(workers.map((w) => w.close(true)));
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * Herald's entry point.
+ *
+ *   node dist/src/main.js                   API + workers (single-node mode)
+ *   node dist/src/main.js --role api        the API only
+ *   node dist/src/main.js --role workers    the workers only
+ *
+ * Exits 1 with one clear line on bad configuration, a broken template or no
+ * Redis; exits 0 after a clean shutdown on SIGTERM or SIGINT.
+ */
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from './config.js';
+import { startHerald, type Role } from './herald.js';
+import { createLogger } from './logger.js';
+import { RedisUnavailableError } from './redis/private-server.js';
+import { TemplateError } from './render/templates.js';
+
+function fail(message: string): never {
+  process.stderr.write(`herald: ${message}\n`);
+  process.exit(1);
+}
+
+function roles(role: string | undefined): Set<Role> {
+  switch (role) {
+    case undefined:
+    case 'all':
+      return new Set<Role>(['api', 'workers']);
+    case 'api':
+    case 'workers':
+      return new Set<Role>([role]);
+    default:
+      return fail(`--role must be api, workers or all, got "${role}"`);
+  }
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { role: { type: 'string' } } });
+  let config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) fail(`configuration: ${error.message}`);
+    throw error;
+  }
+  const logger = createLogger(config.logLevel);
+  let herald;
+  try {
+    herald = await startHerald({ config, roles: roles(values.role), logger });
+  } catch (error) {
+    if (error instanceof TemplateError) fail(`template: ${error.message}`);
+    if (error instanceof RedisUnavailableError) fail(error.message);
+    if (error instanceof Error && /listen|EADDRINUSE|EACCES/.test(error.message)) fail(`cannot listen: ${error.message}`);
+    throw error;
+  }
+  const running = herald;
+  let stopping = false;
+  const shutdown = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info({ signal }, 'shutting down: no new requests, finishing in-flight deliveries');
+    running.stop().then(
+      () => {
+        logger.info('stopped cleanly');
+        process.exit(0);
+      },
+      (error: unknown) => {
+        logger.error({ err: error }, 'error during shutdown');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', shutdown);
+  process.on('SIGINT', shutdown);
+}
+
+main().catch((error: unknown) => {
+  fail(error instanceof Error ? (error.stack ?? error.message) : String(error));
+});

@@ -1,0 +1,103 @@
+/**
+ * Fan-out: one stored update becomes a delivery per target of its audiences,
+ * queued per channel in batches. Large audiences are processed in chunks,
+ * and each chunk's batches are queued as soon as they exist, so the first
+ * partners hear while the rest are still being planned.
+ */
+import type { Logger } from 'pino';
+import type { ChannelName } from '../channels/channel.js';
+import { resolveTargets, type DeliveryTarget } from '../domain/audience.js';
+import { deliveryId, type DeliveryRecord } from '../domain/delivery.js';
+import type { BroadcastJob } from '../queue/jobs.js';
+import { BATCH_SIZE } from '../queue/jobs.js';
+import type { AudienceStore } from '../store/audience-store.js';
+import type { DeliveryStore } from '../store/delivery-store.js';
+import type { IncidentStore } from '../store/incident-store.js';
+import type { DeliveryScheduler, ScheduledDelivery } from './deliver.js';
+
+/** Targets recorded per Lua call: large enough to amortise, small enough not to block Redis. */
+const CHUNK_SIZE = 1000;
+
+export interface BroadcasterDeps {
+  incidents: IncidentStore;
+  audiences: AudienceStore;
+  deliveries: DeliveryStore;
+  scheduler: DeliveryScheduler;
+  enabledChannels: ReadonlySet<ChannelName>;
+  logger: Logger;
+  now?: () => Date;
+}
+
+/** Every distinct target the named audiences have on enabled channels. */
+export async function planTargets(
+  audiences: AudienceStore,
+  names: readonly string[],
+  enabledChannels: ReadonlySet<ChannelName>,
+): Promise<DeliveryTarget[]> {
+  return resolveTargets(await audiences.getMany(names), enabledChannels);
+}
+
+export class Broadcaster {
+  private readonly now: () => Date;
+
+  constructor(private readonly deps: BroadcasterDeps) {
+    this.now = deps.now ?? (() => new Date());
+  }
+
+  /** Idempotent: run again after a crash, it re-queues only what is still waiting. */
+  async run(job: BroadcastJob): Promise<{ planned: number }> {
+    const { incidents, audiences, deliveries, scheduler, enabledChannels, logger } = this.deps;
+    const { incidentId, updateId } = job;
+    const incident = await incidents.get(incidentId);
+    const update = incident === null ? null : await incidents.getUpdate(incidentId, updateId);
+    if (incident === null || update === null) {
+      logger.warn({ incidentId, updateId }, 'broadcast of an update that does not exist; dropped');
+      await incidents.markBroadcastDone(incidentId, updateId);
+      return { planned: 0 };
+    }
+
+    const targets = await planTargets(audiences, incident.audiences, enabledChannels);
+    const queuedAt = this.now().toISOString();
+    const byChannel = new Map<ChannelName, DeliveryRecord[]>();
+    targets.forEach((target, index) => {
+      const record: DeliveryRecord = {
+        id: deliveryId(updateId, target.channel, target.key),
+        incidentId,
+        updateId,
+        seq: update.seq,
+        index,
+        channel: target.channel,
+        target,
+        state: 'queued',
+        attempts: 0,
+        providerRef: null,
+        error: null,
+        queuedAt,
+        sentAt: null,
+        retryAt: null,
+      };
+      const list = byChannel.get(target.channel);
+      if (list === undefined) byChannel.set(target.channel, [record]);
+      else list.push(record);
+    });
+
+    for (const [channel, records] of byChannel) {
+      for (let chunk = 0; chunk * CHUNK_SIZE < records.length; chunk++) {
+        const slice = records.slice(chunk * CHUNK_SIZE, (chunk + 1) * CHUNK_SIZE);
+        const ready = await deliveries.enqueue(slice);
+        const jobs: ScheduledDelivery[] = [];
+        const size = BATCH_SIZE[channel];
+        for (let batch = 0; batch * size < ready.length; batch++) {
+          jobs.push({
+            jobId: `${updateId}.${channel}.${chunk}.${batch}`,
+            data: { incidentId, updateId, channel, deliveryIds: ready.slice(batch * size, (batch + 1) * size) },
+          });
+        }
+        await scheduler.schedule(jobs);
+      }
+    }
+    await incidents.markBroadcastDone(incidentId, updateId);
+    logger.info({ incidentId, updateId, kind: update.kind, planned: targets.length }, 'update fanned out');
+    return { planned: targets.length };
+  }
+}

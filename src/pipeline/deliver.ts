@@ -1,0 +1,375 @@
+/**
+ * Sends one update to a batch of its targets on one channel.
+ *
+ * For each delivery in the batch: skip it unless it is its lane's head (its
+ * turn) and this job holds its lease; send it with the thread state of its
+ * target; record the outcome; pop final ones off their lanes, releasing the
+ * next update for that target; schedule retries of transient failures.
+ * Every step is recorded before the next, so a job re-run after a crash
+ * resumes instead of sending again.
+ */
+import { createHash } from 'node:crypto';
+import type { Logger } from 'pino';
+import {
+  DeliveryError,
+  RateLimitedError,
+  TargetGoneError,
+  type ChannelName,
+} from '../channels/channel.js';
+import type { Channels } from '../channels/registry.js';
+import type { ChannelTarget } from '../domain/audience.js';
+import { isFinal, type DeliveryRecord } from '../domain/delivery.js';
+import type { Incident, IncidentUpdate } from '../domain/incident.js';
+import { unsubscribeUrl, type UnsubscribeTokens } from '../domain/unsubscribe-token.js';
+import type { DeliveryJob } from '../queue/jobs.js';
+import type { Renderer } from '../render/renderer.js';
+import type { RenderContext } from '../render/types.js';
+import type { AudienceStore } from '../store/audience-store.js';
+import { parseLaneToken, type DeliveryStore, type LaneToken, type ThreadState } from '../store/delivery-store.js';
+import type { IncidentStore } from '../store/incident-store.js';
+import { renderContext, webhookEventType } from './render-context.js';
+import { RETRY_POLICIES, retryDelayMs } from './retry-policy.js';
+
+/** A delivery job to add; `jobId` de-duplicates, `delayMs` postpones. */
+export interface ScheduledDelivery {
+  jobId: string;
+  data: DeliveryJob;
+  delayMs?: number;
+}
+
+/** Where the pipeline puts the work it creates (the queue layer implements it). */
+export interface DeliveryScheduler {
+  schedule(jobs: readonly ScheduledDelivery[]): Promise<void>;
+}
+
+/** The channel is rate-limited until `untilMs`: the job should wait, not run. */
+export class ChannelPausedError extends Error {
+  constructor(
+    readonly channel: ChannelName,
+    readonly untilMs: number,
+  ) {
+    super(`${channel} is rate-limited until ${new Date(untilMs).toISOString()}`);
+    this.name = 'ChannelPausedError';
+  }
+}
+
+export interface DelivererDeps {
+  incidents: IncidentStore;
+  audiences: AudienceStore;
+  deliveries: DeliveryStore;
+  renderer: Renderer;
+  channels: Channels;
+  unsubscribeTokens: UnsubscribeTokens;
+  publicUrl: string;
+  /** The domain of `EMAIL_FROM`, for Message-IDs. */
+  emailDomain: string;
+  scheduler: DeliveryScheduler;
+  logger: Logger;
+  now?: () => Date;
+}
+
+export interface DeliveryJobSummary {
+  sent: number;
+  failed: number;
+  dead: number;
+  skipped: number;
+}
+
+/** What a job knows about the update it delivers; shared by every target. */
+interface Prepared {
+  incident: Incident;
+  update: IncidentUpdate;
+  context: RenderContext;
+  /** Context of the incident's first message, showing the status as of this update. */
+  openingContext: RenderContext;
+  cache: Map<string, unknown>;
+}
+
+interface Outcome {
+  record: DeliveryRecord;
+  thread?: ThreadState;
+  /** Set when the channel (not just this target) must pause. */
+  channelPauseMs?: number;
+  gone?: boolean;
+}
+
+/** Email clients need only the start and the recent end of a References chain. */
+const MAX_REFERENCES = 20;
+/** Prepared updates kept per process; a fan-out touches one update at a time. */
+const PREPARED_CACHE_SIZE = 64;
+
+function digest(parts: readonly string[]): string {
+  return createHash('sha256').update(parts.join('\n')).digest('base64url').slice(0, 16);
+}
+
+function errorText(error: unknown): string {
+  if (error instanceof DeliveryError) return `${error.code}: ${error.message}`;
+  return error instanceof Error ? error.message : String(error);
+}
+
+export class Deliverer {
+  private readonly prepared = new Map<string, Promise<Prepared | null>>();
+  private readonly now: () => Date;
+
+  constructor(private readonly deps: DelivererDeps) {
+    this.now = deps.now ?? (() => new Date());
+  }
+
+  async run(job: DeliveryJob, owner: string): Promise<DeliveryJobSummary> {
+    const { incidentId, updateId, channel } = job;
+    const { deliveries } = this.deps;
+    const pausedUntil = await deliveries.pausedUntil(channel);
+    if (pausedUntil > this.now().getTime()) throw new ChannelPausedError(channel, pausedUntil);
+
+    const records = (await deliveries.getMany(updateId, job.deliveryIds)).filter((r): r is DeliveryRecord => r !== null);
+    const alreadyFinal = records.filter((r) => isFinal(r.state));
+    const pending = records.filter((r) => !isFinal(r.state));
+    const heads = await deliveries.areLaneHeads(incidentId, channel, pending);
+    const due = pending.filter((_, i) => heads[i]);
+    const leases = await deliveries.lease(owner, due.map((r) => r.id));
+    const mine = due.filter((_, i) => leases[i]);
+
+    let outcomes: Outcome[] = [];
+    if (mine.length > 0) {
+      const prepared = await this.prepare(incidentId, updateId);
+      if (prepared === null) {
+        this.deps.logger.warn({ incidentId, updateId }, 'update no longer exists; dropping its deliveries');
+      } else {
+        const threads = await deliveries.threads(incidentId, channel, mine.map((r) => r.target.key));
+        outcomes = await Promise.all(mine.map((r) => this.attempt(r, threads.get(r.target.key), prepared)));
+      }
+    }
+    try {
+      await this.record(job, outcomes, alreadyFinal);
+    } finally {
+      await deliveries.release(mine.map((r) => r.id));
+    }
+    const count = (state: DeliveryRecord['state']): number => outcomes.filter((o) => o.record.state === state).length;
+    return { sent: count('sent'), failed: count('failed'), dead: count('dead'), skipped: records.length - outcomes.length };
+  }
+
+  private async record(job: DeliveryJob, outcomes: readonly Outcome[], alreadyFinal: readonly DeliveryRecord[]): Promise<void> {
+    const { incidentId, channel } = job;
+    const { deliveries } = this.deps;
+    const previous = new Map(job.deliveryIds.map((id) => [id, 'queued' as const]));
+    const threads = new Map<string, ThreadState>();
+    for (const o of outcomes) if (o.thread) threads.set(o.record.target.key, o.thread);
+    // Thread state first: a successor released below must find its parent's reference.
+    await deliveries.saveThreads(incidentId, channel, threads);
+    await deliveries.save(outcomes.map((o) => o.record), previous);
+
+    const pauseMs = Math.max(0, ...outcomes.map((o) => o.channelPauseMs ?? 0));
+    if (pauseMs > 0) await deliveries.pause(channel, this.now().getTime() + pauseMs);
+
+    for (const o of outcomes) {
+      if (o.gone && o.record.target.channel === 'webhook') {
+        const disabled = await this.deps.audiences.disableWebhook(o.record.target.url);
+        this.deps.logger.warn({ audiences: disabled, deliveryId: o.record.id }, 'webhook target answered 410 Gone; disabled');
+      }
+    }
+
+    const final = [...alreadyFinal, ...outcomes.map((o) => o.record).filter((r) => isFinal(r.state))];
+    const released = await deliveries.complete(incidentId, channel, final);
+    const jobs = [...this.successorJobs(job, released), ...this.retryJobs(job, outcomes)];
+    if (jobs.length > 0) await this.deps.scheduler.schedule(jobs);
+  }
+
+  /** Released deliveries, grouped per update into jobs of their own. */
+  private successorJobs(job: DeliveryJob, released: readonly LaneToken[]): ScheduledDelivery[] {
+    const byUpdate = new Map<string, string[]>();
+    for (const token of released) {
+      const { updateId, deliveryId } = parseLaneToken(token);
+      const ids = byUpdate.get(updateId);
+      if (ids === undefined) byUpdate.set(updateId, [deliveryId]);
+      else ids.push(deliveryId);
+    }
+    return [...byUpdate].map(([updateId, ids]) => ({
+      jobId: `next.${job.channel}.${updateId}.${digest([...ids].sort())}`,
+      data: { incidentId: job.incidentId, updateId, channel: job.channel, deliveryIds: ids },
+    }));
+  }
+
+  /** Failed deliveries, grouped by the second they are due again (jitter makes exact times unique). */
+  private retryJobs(job: DeliveryJob, outcomes: readonly Outcome[]): ScheduledDelivery[] {
+    const bySecond = new Map<number, DeliveryRecord[]>();
+    for (const { record } of outcomes) {
+      if (record.state !== 'failed' || record.retryAt === null) continue;
+      const second = Math.ceil(Date.parse(record.retryAt) / 1000);
+      const group = bySecond.get(second);
+      if (group === undefined) bySecond.set(second, [record]);
+      else group.push(record);
+    }
+    const now = this.now().getTime();
+    return [...bySecond].map(([second, records]) => {
+      const ids = records.map((r) => r.id);
+      return {
+        jobId: `retry.${job.channel}.${job.updateId}.${digest([...ids].sort().concat(String(records[0]!.attempts)))}`,
+        data: { ...job, deliveryIds: ids },
+        delayMs: Math.max(0, second * 1000 - now),
+      };
+    });
+  }
+
+  private async attempt(record: DeliveryRecord, thread: ThreadState | undefined, prepared: Prepared): Promise<Outcome> {
+    const attempts = record.attempts + 1;
+    const now = this.now();
+    try {
+      const result = await this.send(record, thread, prepared);
+      return {
+        record: { ...record, state: 'sent', attempts, providerRef: result.providerRef, error: null, sentAt: now.toISOString(), retryAt: null },
+        thread: result.thread,
+      };
+    } catch (error) {
+      const message = errorText(error);
+      const policy = RETRY_POLICIES[record.channel];
+      if (error instanceof RateLimitedError) {
+        // The provider named the time; waiting for it is not the target's failure.
+        const retryAt = new Date(now.getTime() + error.retryAfterMs).toISOString();
+        return {
+          record: { ...record, state: 'failed', attempts, error: message, retryAt },
+          ...(error.scope === 'channel' && { channelPauseMs: error.retryAfterMs }),
+        };
+      }
+      if (error instanceof DeliveryError && !error.retryable) {
+        return {
+          record: { ...record, state: 'dead', attempts, error: message, retryAt: null },
+          gone: error instanceof TargetGoneError,
+        };
+      }
+      if (!(error instanceof DeliveryError)) {
+        this.deps.logger.error({ err: error, deliveryId: record.id }, 'unexpected error while delivering');
+      }
+      if (attempts >= policy.maxAttempts) {
+        return { record: { ...record, state: 'dead', attempts, error: `${message} (gave up after ${attempts} attempts)`, retryAt: null } };
+      }
+      const retryAt = new Date(now.getTime() + retryDelayMs(policy, attempts)).toISOString();
+      return { record: { ...record, state: 'failed', attempts, error: message, retryAt } };
+    }
+  }
+
+  private async send(
+    record: DeliveryRecord,
+    thread: ThreadState | undefined,
+    prepared: Prepared,
+  ): Promise<{ providerRef: string; thread?: ThreadState }> {
+    const { channels, renderer } = this.deps;
+    const { update, context } = prepared;
+    const target = record.target;
+    switch (target.channel) {
+      case 'slack': {
+        const slack = required(channels.slack, 'slack');
+        const message = cached(prepared, 'slack', () => renderer.render('slack', update.kind, context));
+        if (thread?.root === undefined) {
+          const { providerRef } = await slack.post(target, message);
+          return { providerRef, thread: { root: providerRef, last: providerRef } };
+        }
+        const { providerRef } = await slack.post(target, message, { rootTs: thread.root });
+        await this.editSlackRoot(target, thread.root, prepared, record.id);
+        return { providerRef, thread: { root: thread.root, last: providerRef } };
+      }
+      case 'x': {
+        const x = required(channels.x, 'x');
+        const { text } = cached(prepared, 'x', () => renderer.render('x', update.kind, context));
+        const { providerRef } = await x.post(text, thread?.last);
+        return { providerRef, thread: { root: thread?.root ?? providerRef, last: providerRef } };
+      }
+      case 'email': {
+        const email = required(channels.email, 'email');
+        const messageId = `<${record.id}@${this.deps.emailDomain}>`;
+        const token = this.deps.unsubscribeTokens.sign({ address: target.address, audiences: target.audiences });
+        const link = unsubscribeUrl(this.deps.publicUrl, token);
+        const rendered = renderer.render('email', update.kind, { ...context, unsubscribeUrl: link });
+        const references = thread?.references ?? [];
+        const { providerRef } = await email.send(target, {
+          ...rendered,
+          messageId,
+          unsubscribeUrl: link,
+          ...(thread?.last !== undefined && { inReplyTo: thread.last, references }),
+        });
+        const chain = [...references, messageId];
+        const trimmed = chain.length > MAX_REFERENCES ? [chain[0]!, ...chain.slice(-(MAX_REFERENCES - 1))] : chain;
+        return { providerRef, thread: { root: thread?.root ?? messageId, last: messageId, references: trimmed } };
+      }
+      case 'webhook': {
+        const body = cached(prepared, 'webhook', () =>
+          JSON.stringify({
+            type: webhookEventType(update.kind),
+            incident: { ...prepared.incident, status: update.status },
+            update,
+            rendered: renderer.render('webhook', update.kind, context),
+          }),
+        );
+        return this.deps.channels.webhook.send(target, { id: record.id, body });
+      }
+    }
+  }
+
+  /**
+   * Edits a Slack thread's first message to show the current status. The
+   * reply is already recorded as sent; a failed edit is logged, not retried,
+   * since the next update edits it again.
+   */
+  private async editSlackRoot(target: ChannelTarget<'slack'>, rootTs: string, prepared: Prepared, deliveryId: string): Promise<void> {
+    const message = cached(prepared, 'slack:root', () =>
+      this.deps.renderer.render('slack', 'opened', prepared.openingContext),
+    );
+    try {
+      await required(this.deps.channels.slack, 'slack').editRoot(target, rootTs, message);
+    } catch (error) {
+      this.deps.logger.warn({ deliveryId, err: errorText(error) }, 'could not edit the Slack thread root');
+    }
+  }
+
+  private prepare(incidentId: string, updateId: string): Promise<Prepared | null> {
+    let prepared = this.prepared.get(updateId);
+    if (prepared === undefined) {
+      prepared = this.load(incidentId, updateId);
+      this.prepared.set(updateId, prepared);
+      prepared.catch(() => this.prepared.delete(updateId));
+      if (this.prepared.size > PREPARED_CACHE_SIZE) {
+        const oldest = this.prepared.keys().next().value;
+        if (oldest !== undefined) this.prepared.delete(oldest);
+      }
+    }
+    return prepared;
+  }
+
+  private async load(incidentId: string, updateId: string): Promise<Prepared | null> {
+    const incident = await this.deps.incidents.getWithUpdates(incidentId);
+    const update = incident?.updates.find((u) => u.id === updateId);
+    const opening = incident?.updates[0];
+    if (incident === null || update === undefined || opening === undefined) return null;
+    const { updates: _, ...snapshot } = incident;
+    const context = renderContext(snapshot, update, this.deps.publicUrl, opening);
+    const openingContext: RenderContext = {
+      ...renderContext(snapshot, opening, this.deps.publicUrl, opening),
+      incident: context.incident,
+      nextUpdateDueAt: context.nextUpdateDueAt,
+    };
+    return { incident: snapshot, update, context, openingContext, cache: new Map() };
+  }
+}
+
+function cached<T>(prepared: Prepared, key: string, make: () => T): T {
+  let value = prepared.cache.get(key) as T | undefined;
+  if (value === undefined) {
+    value = make();
+    prepared.cache.set(key, value);
+  }
+  return value;
+}
+
+function required<T>(channel: T | undefined, name: ChannelName): T {
+  if (channel === undefined) {
+    // A delivery planned while the channel was configured, sent by a process where it is not.
+    throw new TransientChannelMissing(name);
+  }
+  return channel;
+}
+
+class TransientChannelMissing extends DeliveryError {
+  readonly retryable = true;
+  constructor(name: ChannelName) {
+    super('channel_disabled', `the ${name} channel is not configured in this process`);
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * BullMQ producers. Job ids are deterministic wherever a job could be added
+ * twice (a re-run fan-out, a re-sent successor), so BullMQ keeps one.
+ */
+import { Queue, type JobsOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { CHANNEL_NAMES, type ChannelName } from '../channels/channel.js';
+import type { DeliveryScheduler, ScheduledDelivery } from '../pipeline/deliver.js';
+import { BROADCAST_QUEUE, deliveryQueueName, type BroadcastJob, type DeliveryJob } from './jobs.js';
+
+/**
+ * Retries of a job that failed unexpectedly (Redis gone mid-job, a bug):
+ * deliveries' own retries are per target and scheduled by the pipeline.
+ */
+export const DEFAULT_JOB_OPTIONS: JobsOptions = {
+  attempts: 10,
+  backoff: { type: 'exponential', delay: 1000 },
+  // Kept for a while so a re-added job id is recognised as already done.
+  removeOnComplete: { age: 3600, count: 50_000 },
+  removeOnFail: { age: 7 * 24 * 3600 },
+};
+
+export class HeraldQueues implements DeliveryScheduler {
+  readonly broadcast: Queue<BroadcastJob>;
+  readonly delivery: Record<ChannelName, Queue<DeliveryJob>>;
+
+  constructor(connection: Redis, prefix: string) {
+    const options = { connection, prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS };
+    this.broadcast = new Queue<BroadcastJob>(BROADCAST_QUEUE, options);
+    this.delivery = Object.fromEntries(
+      CHANNEL_NAMES.map((c) => [c, new Queue<DeliveryJob>(deliveryQueueName(c), options)]),
+    ) as Record<ChannelName, Queue<DeliveryJob>>;
+  }
+
+  /** Queues the broadcast of a stored update; its id de-duplicates. */
+  async enqueueBroadcast(job: BroadcastJob): Promise<void> {
+    await this.broadcast.add('broadcast', job, { jobId: job.updateId });
+  }
+
+  async schedule(jobs: readonly ScheduledDelivery[]): Promise<void> {
+    const byChannel = new Map<ChannelName, ScheduledDelivery[]>();
+    for (const job of jobs) {
+      const list = byChannel.get(job.data.channel);
+      if (list === undefined) byChannel.set(job.data.channel, [job]);
+      else list.push(job);
+    }
+    await Promise.all(
+      [...byChannel].map(([channel, list]) =>
+        this.delivery[channel].addBulk(
+          list.map((j) => ({
+            name: channel,
+            data: j.data,
+            opts: { jobId: j.jobId, ...(j.delayMs !== undefined && j.delayMs > 0 && { delay: j.delayMs }) },
+          })),
+        ),
+      ),
+    );
+  }
+
+  all(): Queue[] {
+    return [this.broadcast, ...Object.values(this.delivery)];
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled(this.all().map((q) => q.close()));
+  }
+}

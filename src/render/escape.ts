@@ -1,0 +1,100 @@
+/**
+ * Pure escape functions, one per output format. Each takes raw text (a
+ * commander's message, a title…) and returns text that the format shows
+ * literally: nothing in it is read as markup, a mention or a link.
+ */
+import Handlebars from 'handlebars';
+
+/** Zero-width space, used to break Slack's formatting rules without a visible mark. */
+export const ZERO_WIDTH_SPACE = '\u200B';
+
+/**
+ * HTML text and attribute values: `& < > " ' \` =` become entities.
+ * The very function Handlebars uses for `{{value}}`, so helpers and templates
+ * escape alike.
+ */
+export function escapeHtml(text: string): string {
+  return Handlebars.Utils.escapeExpression(text);
+}
+
+const SLACK_CONTROL = /[&<>]/g;
+const SLACK_CONTROL_ENTITIES: Readonly<Record<string, string>> = { '&': '&amp;', '<': '&lt;', '>': '&gt;' };
+const SLACK_FORMATTING = /[*_~`]/g;
+
+/**
+ * Slack mrkdwn. `&`, `<` and `>` are Slack's control characters and become
+ * entities (so `<!channel>` or `<https://evil|click>` is shown, not acted on).
+ *
+ * Slack has no escape for its formatting characters (`*bold*`, `_italic_`,
+ * `~strike~`, `` `code` ``). Formatting only applies when the marker touches a
+ * word boundary, so a zero-width space before each marker keeps the text
+ * literal while readers see exactly what the commander typed.
+ */
+export function escapeSlack(text: string): string {
+  return text
+    .replace(SLACK_CONTROL, (c) => SLACK_CONTROL_ENTITIES[c] ?? c)
+    .replace(SLACK_FORMATTING, `${ZERO_WIDTH_SPACE}$&`);
+}
+
+/**
+ * A URL placed in a Slack link (`<url|label>`): control characters become
+ * entities and `|` (the label separator) is percent-encoded. No zero-width
+ * spaces here: they would break the link.
+ */
+export function escapeSlackUrl(url: string): string {
+  return url.replace(SLACK_CONTROL, (c) => SLACK_CONTROL_ENTITIES[c] ?? c).replaceAll('|', '%7C');
+}
+
+// Characters that are Markdown anywhere on a line (CommonMark + GFM strikethrough
+// and tables). `&` too: `&lt;` would otherwise be read as an entity. Any ASCII
+// punctuation may be backslash-escaped in CommonMark, so escaping is always safe.
+const MARKDOWN_INLINE = /[\\`*_[\]<>&~|]/g;
+// Characters that are Markdown only at the start of a line: headings, list
+// items, setext underlines, ordered lists (`1.` / `1)`). Escaped there only,
+// so "v1.2" or "api-gateway" stay readable in the raw Markdown.
+const MARKDOWN_LINE_START = /^([ \t]*)(?:([#+=-])|(\d{1,9})([.)]))/gm;
+
+/** Markdown (CommonMark/GFM): backslash-escape everything that would format. */
+export function escapeMarkdown(text: string): string {
+  return text
+    .replace(MARKDOWN_INLINE, '\\$&')
+    .replace(MARKDOWN_LINE_START, (_m, indent: string, marker?: string, digits?: string, delimiter?: string) =>
+      marker !== undefined ? `${indent}\\${marker}` : `${indent}${digits ?? ''}\\${delimiter ?? ''}`,
+    );
+}
+
+/**
+ * A URL placed as a Markdown link destination (`[label](url)`): the characters
+ * that would end or break the destination are percent-encoded.
+ */
+export function escapeMarkdownUrl(url: string): string {
+  return url.replace(/[\s()<>\\]/g, (c) => {
+    const code = c.charCodeAt(0);
+    // encodeURIComponent leaves ( and ) alone, so ASCII is encoded by hand.
+    return code < 0x80 ? `%${code.toString(16).toUpperCase().padStart(2, '0')}` : encodeURIComponent(c);
+  });
+}
+
+/**
+ * How `{{value}}` is escaped in a template, by the format the template produces.
+ * `plain` (X posts, email subject and text part, webhook title) escapes nothing.
+ */
+export type Escaping = 'html' | 'slack' | 'markdown' | 'plain';
+
+const identity = (text: string): string => text;
+
+/** The text escaper of each escaping. */
+export const ESCAPE_TEXT: Readonly<Record<Escaping, (text: string) => string>> = {
+  html: escapeHtml,
+  slack: escapeSlack,
+  markdown: escapeMarkdown,
+  plain: identity,
+};
+
+/** The URL escaper of each escaping (for link targets, where text escaping would break the link). */
+export const ESCAPE_URL: Readonly<Record<Escaping, (url: string) => string>> = {
+  html: escapeHtml,
+  slack: escapeSlackUrl,
+  markdown: escapeMarkdownUrl,
+  plain: identity,
+};

@@ -1,0 +1,501 @@
+/**
+ * Loading the templates: every file a kind needs, from the operator's
+ * directory when it has that file and from the built-in `templates/`
+ * otherwise, checked and compiled once at startup.
+ */
+import { existsSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import Handlebars from 'handlebars';
+
+import { UPDATE_KINDS, type UpdateKind } from '../domain/incident.js';
+import { ESCAPE_TEXT, type Escaping } from './escape.js';
+import { createHelpers } from './helpers.js';
+import type { RenderContext, RenderedByChannel } from './types.js';
+
+/** A template that cannot be used: unreadable, missing, malformed, or failing its trial render. */
+export class TemplateError extends Error {
+  override readonly name = 'TemplateError';
+
+  constructor(
+    message: string,
+    /** The template file at fault, when one is. */
+    readonly file?: string,
+    /** The 1-based line in `file`, when known. */
+    readonly line?: number,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+export type Channel = keyof RenderedByChannel;
+
+export const CHANNELS: readonly Channel[] = ['slack', 'x', 'email', 'webhook'];
+
+/** One file of a kind: which output it becomes, its file name suffix, how values in it are escaped. */
+export interface TemplatePartSpec {
+  readonly part: string;
+  /** `templates/<channel>/<kind><suffix>`. */
+  readonly suffix: string;
+  readonly escaping: Escaping;
+}
+
+/** The files every kind needs, per channel. */
+export const CHANNEL_PARTS = {
+  slack: [{ part: 'text', suffix: '.hbs', escaping: 'slack' }],
+  x: [{ part: 'text', suffix: '.hbs', escaping: 'plain' }],
+  email: [
+    { part: 'subject', suffix: '.subject.hbs', escaping: 'plain' },
+    { part: 'text', suffix: '.text.hbs', escaping: 'plain' },
+    { part: 'html', suffix: '.html.hbs', escaping: 'html' },
+  ],
+  webhook: [
+    { part: 'title', suffix: '.title.hbs', escaping: 'plain' },
+    { part: 'markdown', suffix: '.md.hbs', escaping: 'markdown' },
+    { part: 'html', suffix: '.html.hbs', escaping: 'html' },
+  ],
+} as const satisfies Record<Channel, readonly TemplatePartSpec[]>;
+
+export type PartOf<C extends Channel> = (typeof CHANNEL_PARTS)[C][number]['part'];
+
+/** A compiled template: context in, text out. */
+export type CompiledTemplate = (ctx: RenderContext) => string;
+
+/** The compiled templates of one kind, by channel and part. */
+export type CompiledKind = { readonly [C in Channel]: Readonly<Record<PartOf<C>, CompiledTemplate>> };
+
+/** `templates/<channel>/_<name>.hbs` is partial `<name>` of that channel. */
+const PARTIAL_FILE = /^_([A-Za-z0-9][\w.-]*)\.hbs$/;
+/** Kinds become file names: nothing that could leave the directory. */
+const KIND_NAME = /^[a-z][a-z0-9-]*$/;
+
+export interface LoadTemplatesOptions {
+  /** The built-in templates, see {@link builtinTemplatesDir}. */
+  builtinDir: string;
+  /** The operator's templates (`HERALD_TEMPLATES_DIR`); each file present here wins over the built-in one. */
+  overrideDir?: string;
+  /** The kinds to load, e.g. {@link UPDATE_KINDS}; each needs every file of {@link CHANNEL_PARTS}. */
+  kinds: readonly string[];
+  /**
+   * The contexts each template is trial-rendered with at load.
+   * @defaultValue {@link sampleRenderContexts}
+   */
+  sampleContexts?: (kind: string) => readonly RenderContext[];
+}
+
+export interface LoadedTemplates {
+  readonly kinds: readonly string[];
+  /** The compiled templates of `kind`, or undefined when that kind was not loaded. */
+  forKind(kind: string): CompiledKind | undefined;
+  /** Files taken from the override directory, relative to it (e.g. `slack/opened.hbs`). */
+  readonly overridden: readonly string[];
+  /** `.hbs` files in the override directory that no kind or partial uses (a typo in a name?). */
+  readonly unusedOverrides: readonly string[];
+}
+
+/**
+ * The built-in `templates/` directory: found by walking up from this module
+ * to the directory holding package.json, so it is the same whether the code
+ * runs from `src/` (tests) or from `dist/src/` (compiled).
+ */
+export function builtinTemplatesDir(from: string | URL = import.meta.url): string {
+  const start = path.dirname(fileURLToPath(from));
+  for (let dir = start; ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, 'package.json'))) return path.join(dir, 'templates');
+    if (path.dirname(dir) === dir) {
+      throw new TemplateError(`cannot find the built-in templates: no package.json above ${start}`);
+    }
+  }
+}
+
+/** Reads, checks and compiles every template of `kinds`; throws {@link TemplateError} on the first problem. */
+export async function loadTemplates(options: LoadTemplatesOptions): Promise<LoadedTemplates> {
+  const { builtinDir, overrideDir, kinds } = options;
+  const sampleContexts = options.sampleContexts ?? sampleRenderContexts;
+  for (const kind of kinds) {
+    if (!KIND_NAME.test(kind)) throw new TemplateError(`invalid template kind ${JSON.stringify(kind)}`);
+  }
+  if (overrideDir !== undefined && !existsSync(overrideDir)) {
+    throw new TemplateError(`the templates directory ${overrideDir} does not exist`, overrideDir);
+  }
+
+  const sources = new SourceFiles(builtinDir, overrideDir);
+  const compiled = new Map<string, Record<string, Record<string, CompiledTemplate>>>();
+  for (const kind of kinds) compiled.set(kind, {});
+
+  for (const channel of CHANNELS) {
+    const partials = await sources.partials(channel);
+    const environments = new Map<Escaping, ChannelEnvironment>();
+    const environmentFor = (escaping: Escaping): ChannelEnvironment => {
+      let environment = environments.get(escaping);
+      if (environment === undefined) {
+        environment = new ChannelEnvironment(escaping, partials);
+        environments.set(escaping, environment);
+      }
+      return environment;
+    };
+
+    for (const kind of kinds) {
+      const parts: Record<string, CompiledTemplate> = {};
+      for (const spec of CHANNEL_PARTS[channel]) {
+        const file = await sources.read(`${channel}/${kind}${spec.suffix}`);
+        const environment = environmentFor(spec.escaping);
+        const template = environment.compile(file);
+        for (const ctx of sampleContexts(kind)) trialRender(template, ctx, file.path);
+        parts[spec.part] = template;
+      }
+      const kindTemplates = compiled.get(kind);
+      if (kindTemplates !== undefined) kindTemplates[channel] = parts;
+    }
+  }
+
+  const unusedOverrides = await sources.unusedOverrides();
+  const frozen = new Map<string, CompiledKind>();
+  for (const [kind, channels] of compiled) frozen.set(kind, Object.freeze(channels) as unknown as CompiledKind);
+  return Object.freeze({
+    kinds: Object.freeze([...kinds]),
+    forKind: (kind: string) => frozen.get(kind),
+    overridden: Object.freeze(sources.overridden()),
+    unusedOverrides: Object.freeze(unusedOverrides),
+  });
+}
+
+interface SourceFile {
+  /** Absolute path of the file read (override or built-in). */
+  readonly path: string;
+  readonly source: string;
+  /** Parsed once, to report errors with their line and to check helper and partial names. */
+  readonly ast: hbs.AST.Program;
+}
+
+/** Reads files file by file from the override directory, falling back to the built-in one. */
+class SourceFiles {
+  private readonly used = new Set<string>();
+  private readonly fromOverride = new Set<string>();
+
+  constructor(
+    private readonly builtinDir: string,
+    private readonly overrideDir: string | undefined,
+  ) {}
+
+  async read(relative: string): Promise<SourceFile> {
+    this.used.add(relative);
+    if (this.overrideDir !== undefined) {
+      const overridePath = path.join(this.overrideDir, relative);
+      const source = await readIfPresent(overridePath);
+      if (source !== undefined) {
+        this.fromOverride.add(relative);
+        return parseSource(overridePath, source);
+      }
+    }
+    const builtinPath = path.join(this.builtinDir, relative);
+    const source = await readIfPresent(builtinPath);
+    if (source === undefined) throw new TemplateError(`missing template ${builtinPath}`, builtinPath);
+    return parseSource(builtinPath, source);
+  }
+
+  /** The partials of a channel, by name: built-in ones, each replaced by the override's file of that name, plus the override's own. */
+  async partials(channel: Channel): Promise<Map<string, SourceFile>> {
+    const names = new Set<string>();
+    for (const dir of [this.builtinDir, this.overrideDir]) {
+      if (dir === undefined) continue;
+      for (const entry of await listDir(path.join(dir, channel))) {
+        if (PARTIAL_FILE.test(entry)) names.add(entry);
+      }
+    }
+    const partials = new Map<string, SourceFile>();
+    for (const entry of [...names].sort()) {
+      const name = PARTIAL_FILE.exec(entry)?.[1];
+      if (name !== undefined) partials.set(name, await this.read(`${channel}/${entry}`));
+    }
+    return partials;
+  }
+
+  overridden(): string[] {
+    return [...this.fromOverride].sort();
+  }
+
+  async unusedOverrides(): Promise<string[]> {
+    if (this.overrideDir === undefined) return [];
+    const unused: string[] = [];
+    for (const channel of CHANNELS) {
+      for (const entry of await listDir(path.join(this.overrideDir, channel))) {
+        const relative = `${channel}/${entry}`;
+        if (entry.endsWith('.hbs') && !this.used.has(relative)) unused.push(relative);
+      }
+    }
+    return unused.sort();
+  }
+}
+
+async function readIfPresent(file: string): Promise<string | undefined> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (error) {
+    if (isNodeError(error) && error.code === 'ENOENT') return undefined;
+    throw new TemplateError(`cannot read template ${file}: ${errorMessage(error)}`, file, undefined, { cause: error });
+  }
+}
+
+async function listDir(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch (error) {
+    if (isNodeError(error) && error.code === 'ENOENT') return [];
+    throw new TemplateError(`cannot list templates in ${dir}: ${errorMessage(error)}`, dir, undefined, { cause: error });
+  }
+}
+
+function isNodeError(error: unknown): error is NodeJS.ErrnoException {
+  return error instanceof Error && 'code' in error;
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function parseSource(file: string, source: string): SourceFile {
+  try {
+    return { path: file, source, ast: Handlebars.parse(source) };
+  } catch (error) {
+    throw templateErrorFrom(file, error);
+  }
+}
+
+/** Handlebars parse errors say "Parse error on line N"; its other errors carry `lineNumber`. */
+function templateErrorFrom(file: string, error: unknown, context = ''): TemplateError {
+  const message = errorMessage(error);
+  const fromMessage = /Parse error on line (\d+)/.exec(message)?.[1];
+  const lineNumber = (error as { lineNumber?: unknown } | null)?.lineNumber;
+  const line = fromMessage !== undefined ? Number(fromMessage) : typeof lineNumber === 'number' ? lineNumber : undefined;
+  const where = line === undefined ? file : `${file}, line ${line}`;
+  return new TemplateError(`template ${where}: ${context}${message}`, file, line, { cause: error });
+}
+
+function trialRender(template: CompiledTemplate, ctx: RenderContext, file: string): void {
+  try {
+    template(ctx);
+  } catch (error) {
+    throw templateErrorFrom(file, error, 'trial render failed: ');
+  }
+}
+
+/** The name of the helper `{{value}}` is routed through in environments with their own escaping. */
+const ESCAPE_HELPER = 'heraldEscape';
+
+/**
+ * One Handlebars environment: one channel's partials, the helpers, and one
+ * way of escaping `{{value}}`.
+ */
+class ChannelEnvironment {
+  private readonly handlebars = Handlebars.create();
+  private readonly compileOptions: CompileOptions;
+  private readonly partialNames: ReadonlySet<string>;
+
+  constructor(escaping: Escaping, partials: ReadonlyMap<string, SourceFile>) {
+    const helpers = createHelpers(escaping);
+    this.handlebars.registerHelper(helpers);
+    this.compileOptions = {
+      // Plain text escapes nothing; HTML uses Handlebars' own escaping.
+      noEscape: escaping === 'plain',
+      knownHelpers: Object.fromEntries(Object.keys(helpers).map((name) => [name, true])),
+    };
+    if (escaping === 'slack' || escaping === 'markdown') {
+      this.handlebars.registerHelper(ESCAPE_HELPER, escapeHelper(ESCAPE_TEXT[escaping]));
+      routeEscapingThroughHelper(this.handlebars);
+    }
+    this.partialNames = new Set(partials.keys());
+    for (const [name, file] of partials) {
+      this.handlebars.registerPartial(name, this.compile(file));
+    }
+  }
+
+  /** Checks helper and partial names, then compiles (Handlebars compiles lazily: the trial render finishes the job). */
+  compile(file: SourceFile): CompiledTemplate {
+    checkNames(file, new Set(Object.keys(this.handlebars.helpers)), this.partialNames);
+    try {
+      return this.handlebars.compile<RenderContext>(file.source, this.compileOptions);
+    } catch (error) {
+      throw templateErrorFrom(file.path, error);
+    }
+  }
+}
+
+/** Mirrors `Handlebars.Utils.escapeExpression` for non-strings, with another escaper for strings. */
+function escapeHelper(escape: (text: string) => string): (value: unknown) => string {
+  return (value) => {
+    if (typeof value === 'string') return escape(value);
+    if (value === null || value === undefined) return '';
+    if (typeof value === 'object' && 'toHTML' in value && typeof value.toHTML === 'function') {
+      return String(value.toHTML()); // a SafeString: already in the output format
+    }
+    return escape(String(value));
+  };
+}
+
+/** The slice of Handlebars' code generator that {@link routeEscapingThroughHelper} relies on. */
+interface JavaScriptCompilerInternals {
+  compiler: unknown;
+  appendEscaped(): void;
+  pushSource(source: unknown): void;
+  appendToBuffer(source: unknown[]): unknown;
+  aliasable(name: string): unknown;
+  popStack(): unknown;
+}
+type JavaScriptCompilerClass = new () => JavaScriptCompilerInternals;
+
+/**
+ * Handlebars always escapes `{{value}}` with its module-wide HTML escaper
+ * (`container.escapeExpression`), which an environment cannot replace. Its
+ * code generator can: this environment's generator emits a call to the
+ * escape helper instead. The second argument stands in for the `options`
+ * object Handlebars' helper wrapper expects as the last argument.
+ * Child programs (block bodies) use `compiler`, so it is set too.
+ */
+function routeEscapingThroughHelper(handlebars: typeof Handlebars): void {
+  const env = handlebars as unknown as { JavaScriptCompiler: JavaScriptCompilerClass };
+  const Base = env.JavaScriptCompiler;
+  class ChannelCompiler extends Base {
+    override appendEscaped(): void {
+      this.pushSource(this.appendToBuffer([this.aliasable(`helpers.${ESCAPE_HELPER}`), '(', this.popStack(), ', {})']));
+    }
+  }
+  ChannelCompiler.prototype.compiler = ChannelCompiler;
+  env.JavaScriptCompiler = ChannelCompiler;
+}
+
+interface AstNode {
+  type: string;
+  loc?: { start: { line: number } };
+  [key: string]: unknown;
+}
+
+function isAstNode(value: unknown): value is AstNode {
+  return typeof value === 'object' && value !== null && typeof (value as { type?: unknown }).type === 'string';
+}
+
+function* walk(node: unknown): Generator<AstNode> {
+  if (Array.isArray(node)) {
+    for (const child of node) yield* walk(child);
+    return;
+  }
+  if (!isAstNode(node)) return;
+  yield node;
+  for (const [key, child] of Object.entries(node)) {
+    if (key !== 'loc' && typeof child === 'object' && child !== null) yield* walk(child);
+  }
+}
+
+/** A single-segment name (`time`, not `incident.url`, `this` or `@index`), as helpers and partials are named. */
+function simpleName(node: unknown): string | undefined {
+  if (!isAstNode(node) || node.type !== 'PathExpression') return undefined;
+  const { data, depth, parts, original } = node as unknown as { data: boolean; depth: number; parts: string[]; original: string };
+  if (data || depth !== 0 || parts.length !== 1 || original !== parts[0]) return undefined;
+  return original;
+}
+
+/**
+ * Unknown helpers and partials, found at load rather than on the first
+ * broadcast. `{{name}}` alone may be a value, so only calls with arguments,
+ * sub-expressions and `{{> partial}}` are checked.
+ */
+function checkNames(file: SourceFile, helpers: ReadonlySet<string>, partials: ReadonlySet<string>): void {
+  const inlinePartials = new Set<string>();
+  for (const node of walk(file.ast.body)) {
+    if (node.type === 'DecoratorBlock' && simpleName(node.path) === 'inline') {
+      const [name] = node.params as unknown[];
+      if (isAstNode(name) && name.type === 'StringLiteral') inlinePartials.add(String(name.value));
+    }
+  }
+  const fail = (node: AstNode, problem: string): never => {
+    const line = node.loc?.start.line;
+    throw new TemplateError(`template ${file.path}${line === undefined ? '' : `, line ${line}`}: ${problem}`, file.path, line);
+  };
+  for (const node of walk(file.ast.body)) {
+    switch (node.type) {
+      case 'MustacheStatement':
+      case 'BlockStatement':
+      case 'SubExpression': {
+        const name = simpleName(node.path);
+        const isCall = node.type === 'SubExpression' || (node.params as unknown[]).length > 0 || node.hash != null;
+        if (name !== undefined && isCall && !helpers.has(name)) fail(node, `unknown helper "${name}"`);
+        break;
+      }
+      case 'PartialStatement':
+      case 'PartialBlockStatement': {
+        // A partial block would silently render its own content in place of a misspelt partial: refuse that too.
+        const name = simpleName(node.name);
+        if (name !== undefined && !partials.has(name) && !inlinePartials.has(name)) fail(node, `unknown partial "${name}"`);
+        break;
+      }
+      case 'Decorator':
+      case 'DecoratorBlock':
+        if (simpleName(node.path) !== 'inline') fail(node, 'unknown decorator');
+        break;
+    }
+  }
+}
+
+/**
+ * Realistic contexts every template is trial-rendered with at load: one with
+ * every optional field filled, one with none, so both branches of the usual
+ * `{{#if}}`s run.
+ */
+export function sampleRenderContexts(kind: string): RenderContext[] {
+  const full = sampleRenderContext(kind);
+  const bare: RenderContext = {
+    incident: { ...full.incident, commander: null, components: [] },
+    update: { ...full.update, seq: 1 },
+    nextUpdateDueAt: null,
+  };
+  return [full, bare];
+}
+
+/** A realistic context for `kind`, as the preview route or the tests may use. */
+export function sampleRenderContext(kind: string): RenderContext {
+  const resolved = kind === 'resolved';
+  const updateKind: UpdateKind = (UPDATE_KINDS as readonly string[]).includes(kind) ? (kind as UpdateKind) : 'update';
+  const opening: RenderContext['update'] = {
+    id: '01HZX0SAMPLEUPDATE0000001',
+    seq: 1,
+    kind: 'opened',
+    status: 'investigating',
+    message: 'We are investigating delays in outbound email delivery. Messages are queued, not lost.',
+    author: 'dana',
+    postedAt: '2024-05-14T13:00:00.000Z',
+  };
+  const status = resolved ? 'resolved' : kind === 'opened' ? 'investigating' : 'identified';
+  return {
+    incident: {
+      id: '01HZX0SAMPLEINCIDENT00001',
+      title: 'Email delivery delayed',
+      severity: 'major',
+      status,
+      components: ['email', 'api'],
+      commander: { name: 'Dana', email: 'dana@corp.example', slackUserId: 'U0DANA' },
+      createdAt: opening.postedAt,
+      resolvedAt: resolved ? '2024-05-14T14:25:00.000Z' : null,
+      url: 'https://status.example.com/incidents/01HZX0SAMPLEINCIDENT00001',
+    },
+    update:
+      kind === 'opened'
+        ? opening
+        : {
+            id: '01HZX0SAMPLEUPDATE0000002',
+            seq: 2,
+            kind: updateKind,
+            status,
+            message: resolved
+              ? 'Queued messages have been delivered and delivery times are back to normal.'
+              : 'A misconfigured relay was throttling outbound mail; we are rolling out a fix.',
+            author: kind === 'holding' ? 'herald' : 'dana',
+            postedAt: resolved ? '2024-05-14T14:25:00.000Z' : '2024-05-14T13:30:00.000Z',
+          },
+    nextUpdateDueAt: resolved ? null : '2024-05-14T14:00:00.000Z',
+    opening,
+    unsubscribeUrl: 'https://status.example.com/v1/unsubscribe?token=sample',
+  };
+}

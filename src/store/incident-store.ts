@@ -1,0 +1,314 @@
+/**
+ * Incidents and their updates in Redis. Posting an update is one Lua script:
+ * it numbers the update, appends it, moves the incident's clock and marks the
+ * broadcast as pending, so no reader ever sees half of it.
+ */
+import type { Redis } from 'ioredis';
+import { ulid } from 'ulidx';
+import {
+  isOpen,
+  type Commander,
+  type Incident,
+  type IncidentStatus,
+  type IncidentUpdate,
+  type IncidentWithUpdates,
+  type Severity,
+  type UpdateKind,
+} from '../domain/incident.js';
+import { NotFoundError, ResolvedError } from './errors.js';
+import type { Keys } from './keys.js';
+import { LuaScript } from './lua-script.js';
+
+export interface NewIncident {
+  title: string;
+  severity: Severity;
+  status: IncidentStatus;
+  message: string;
+  components: string[];
+  audiences: string[];
+  cadenceSeconds: number;
+  commander: Commander | null;
+  author: string;
+}
+
+export interface NewUpdate {
+  message: string;
+  /** Absent: the status stays as it is. */
+  status?: IncidentStatus;
+  kind: Exclude<UpdateKind, 'opened'>;
+  author: string;
+}
+
+export interface IncidentPatch {
+  title?: string;
+  components?: string[];
+  cadenceSeconds?: number;
+}
+
+/**
+ * KEYS: incident hash, updates list, open zset, pending-broadcasts zset
+ * ARGV: incidentId, updateId, message, status ('' = unchanged), kind, author,
+ *       postedAtIso, nowMs, expectedDueMs ('' = any)
+ * Returns the update JSON, or an error reply: NOTFOUND, RESOLVED, STALE.
+ * `expectedDueMs` lets a holding statement go out only if nothing was
+ * broadcast since it was scheduled.
+ */
+const POST_UPDATE = new LuaScript(
+  'post-update',
+  `
+local incident, updates, open, pending = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local id, updateId, message, status, kind, author, postedAt, now, expectedDue =
+  ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], tonumber(ARGV[8]), ARGV[9]
+if redis.call('EXISTS', incident) == 0 then return redis.error_reply('NOTFOUND') end
+local current = redis.call('HMGET', incident, 'status', 'cadenceSeconds', 'nextUpdateDueAt')
+if current[1] == 'resolved' then return redis.error_reply('RESOLVED') end
+if expectedDue ~= '' and current[3] ~= expectedDue then return redis.error_reply('STALE') end
+if status == '' then status = current[1] end
+if status == 'resolved' then kind = 'resolved' end
+local seq = redis.call('HINCRBY', incident, 'seq', 1)
+local update = cjson.encode({
+  id = updateId, incidentId = id, seq = seq, kind = kind, status = status,
+  message = message, author = author, postedAt = postedAt })
+redis.call('RPUSH', updates, update)
+redis.call('HSET', incident, 'status', status, 'updatedAt', now, 'lastBroadcastAt', now)
+if status == 'resolved' then
+  redis.call('HSET', incident, 'resolvedAt', now, 'nextUpdateDueAt', '')
+  redis.call('ZREM', open, id)
+else
+  redis.call('HSET', incident, 'nextUpdateDueAt', now + tonumber(current[2]) * 1000)
+end
+redis.call('ZADD', pending, now, id .. '/' .. updateId)
+return update
+`,
+);
+
+/**
+ * KEYS: incident hash. ARGV: nowMs, title ('' = keep), components JSON ('' = keep),
+ * cadenceSeconds ('' = keep). Returns 'OK' or NOTFOUND / RESOLVED.
+ * A new cadence moves the due time: last broadcast + new cadence.
+ */
+const PATCH_INCIDENT = new LuaScript(
+  'patch-incident',
+  `
+local incident = KEYS[1]
+local now, title, components, cadence = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+if redis.call('EXISTS', incident) == 0 then return redis.error_reply('NOTFOUND') end
+if redis.call('HGET', incident, 'status') == 'resolved' then return redis.error_reply('RESOLVED') end
+if title ~= '' then redis.call('HSET', incident, 'title', title) end
+if components ~= '' then redis.call('HSET', incident, 'components', components) end
+if cadence ~= '' then
+  local last = tonumber(redis.call('HGET', incident, 'lastBroadcastAt'))
+  redis.call('HSET', incident, 'cadenceSeconds', cadence, 'nextUpdateDueAt', last + tonumber(cadence) * 1000)
+end
+redis.call('HSET', incident, 'updatedAt', now)
+return 'OK'
+`,
+);
+
+function iso(ms: string | undefined): string | null {
+  return ms === undefined || ms === '' ? null : new Date(Number(ms)).toISOString();
+}
+
+function toIncident(h: Record<string, string>): Incident {
+  return {
+    id: h.id!,
+    title: h.title!,
+    severity: h.severity as Severity,
+    status: h.status as IncidentStatus,
+    components: JSON.parse(h.components!) as string[],
+    audiences: JSON.parse(h.audiences!) as string[],
+    cadenceSeconds: Number(h.cadenceSeconds),
+    commander: h.commander ? (JSON.parse(h.commander) as Commander) : null,
+    createdAt: iso(h.createdAt)!,
+    updatedAt: iso(h.updatedAt)!,
+    lastBroadcastAt: iso(h.lastBroadcastAt)!,
+    nextUpdateDueAt: iso(h.nextUpdateDueAt),
+    resolvedAt: iso(h.resolvedAt),
+  };
+}
+
+/** The code a script's `error_reply` carried (Redis may prefix it with "ERR "). */
+function scriptErrorCode(error: unknown): string | undefined {
+  if (!(error instanceof Error)) return undefined;
+  return /^(?:ERR )?(NOTFOUND|RESOLVED|STALE)\b/.exec(error.message)?.[1];
+}
+
+function scriptError(error: unknown, incidentId: string): never {
+  const code = scriptErrorCode(error);
+  if (code === 'NOTFOUND') throw new NotFoundError('incident', incidentId);
+  if (code === 'RESOLVED') throw new ResolvedError(incidentId);
+  if (code === 'STALE') throw new StaleScheduleError(incidentId);
+  throw error;
+}
+
+/** Marker of a holding statement that lost the race to a newer broadcast. */
+export class StaleScheduleError extends Error {
+  constructor(incidentId: string) {
+    super(`incident ${incidentId} was broadcast since this statement was scheduled`);
+    this.name = 'StaleScheduleError';
+  }
+}
+
+export class IncidentStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: Keys,
+  ) {}
+
+  /** Stores a new incident and its opening update, marked for broadcast. */
+  async create(input: NewIncident, now = new Date()): Promise<{ incident: Incident; update: IncidentUpdate }> {
+    const id = `inc_${ulid(now.getTime())}`;
+    const nowMs = now.getTime();
+    const update: IncidentUpdate = {
+      id: `upd_${ulid(nowMs)}`,
+      incidentId: id,
+      seq: 1,
+      kind: input.status === 'resolved' ? 'resolved' : 'opened',
+      status: input.status,
+      message: input.message,
+      author: input.author,
+      postedAt: now.toISOString(),
+    };
+    const resolved = input.status === 'resolved';
+    const fields: Record<string, string | number> = {
+      id,
+      title: input.title,
+      severity: input.severity,
+      status: input.status,
+      components: JSON.stringify(input.components),
+      audiences: JSON.stringify(input.audiences),
+      cadenceSeconds: input.cadenceSeconds,
+      commander: input.commander ? JSON.stringify(input.commander) : '',
+      createdAt: nowMs,
+      updatedAt: nowMs,
+      lastBroadcastAt: nowMs,
+      nextUpdateDueAt: resolved ? '' : nowMs + input.cadenceSeconds * 1000,
+      resolvedAt: resolved ? nowMs : '',
+      seq: 1,
+    };
+    const tx = this.redis
+      .multi()
+      .hset(this.keys.incident(id), fields)
+      .rpush(this.keys.updates(id), JSON.stringify(update))
+      .zadd(this.keys.incidents, nowMs, id)
+      .zadd(this.keys.pendingBroadcasts, nowMs, `${id}/${update.id}`);
+    if (!resolved) tx.zadd(this.keys.openIncidents, nowMs, id);
+    await tx.exec();
+    return { incident: toIncident(stringify(fields)), update };
+  }
+
+  /**
+   * Appends an update. With `expectedDueAt`, only if the incident's
+   * `nextUpdateDueAt` is still that instant (else {@link StaleScheduleError}).
+   */
+  async postUpdate(incidentId: string, input: NewUpdate, now = new Date(), expectedDueAt?: Date): Promise<IncidentUpdate> {
+    const keys = [
+      this.keys.incident(incidentId),
+      this.keys.updates(incidentId),
+      this.keys.openIncidents,
+      this.keys.pendingBroadcasts,
+    ];
+    const args = [
+      incidentId,
+      `upd_${ulid(now.getTime())}`,
+      input.message,
+      input.status ?? '',
+      input.kind,
+      input.author,
+      now.toISOString(),
+      now.getTime(),
+      expectedDueAt === undefined ? '' : String(expectedDueAt.getTime()),
+    ];
+    try {
+      const json = (await POST_UPDATE.run(this.redis, keys, args)) as string;
+      return JSON.parse(json) as IncidentUpdate;
+    } catch (error) {
+      return scriptError(error, incidentId);
+    }
+  }
+
+  async patch(incidentId: string, patch: IncidentPatch, now = new Date()): Promise<Incident> {
+    const args = [
+      now.getTime(),
+      patch.title ?? '',
+      patch.components === undefined ? '' : JSON.stringify(patch.components),
+      patch.cadenceSeconds === undefined ? '' : String(patch.cadenceSeconds),
+    ];
+    try {
+      await PATCH_INCIDENT.run(this.redis, [this.keys.incident(incidentId)], args);
+    } catch (error) {
+      scriptError(error, incidentId);
+    }
+    const incident = await this.get(incidentId);
+    if (incident === null) throw new NotFoundError('incident', incidentId);
+    return incident;
+  }
+
+  async get(incidentId: string): Promise<Incident | null> {
+    const h = await this.redis.hgetall(this.keys.incident(incidentId));
+    return h.id === undefined ? null : toIncident(h);
+  }
+
+  async getWithUpdates(incidentId: string): Promise<IncidentWithUpdates | null> {
+    const [[, h], [, updates]] = (await this.redis
+      .multi()
+      .hgetall(this.keys.incident(incidentId))
+      .lrange(this.keys.updates(incidentId), 0, -1)
+      .exec()) as [[unknown, Record<string, string>], [unknown, string[]]];
+    if (h.id === undefined) return null;
+    return { ...toIncident(h), updates: updates.map((u) => JSON.parse(u) as IncidentUpdate) };
+  }
+
+  /** The update with this id, found by its seq-ordered position. */
+  async getUpdate(incidentId: string, updateId: string): Promise<IncidentUpdate | null> {
+    const all = await this.redis.lrange(this.keys.updates(incidentId), 0, -1);
+    for (const json of all) {
+      const update = JSON.parse(json) as IncidentUpdate;
+      if (update.id === updateId) return update;
+    }
+    return null;
+  }
+
+  async firstUpdate(incidentId: string): Promise<IncidentUpdate | null> {
+    const json = await this.redis.lindex(this.keys.updates(incidentId), 0);
+    return json === null ? null : (JSON.parse(json) as IncidentUpdate);
+  }
+
+  /** Newest first. */
+  async list(state?: 'open' | 'resolved', limit = 100): Promise<IncidentWithUpdates[]> {
+    const source = state === 'open' ? this.keys.openIncidents : this.keys.incidents;
+    // Resolved ones are filtered after reading; over-read so a page is full.
+    const ids = await this.redis.zrevrange(source, 0, state === 'resolved' ? limit * 4 - 1 : limit - 1);
+    const pipeline = this.redis.pipeline();
+    for (const id of ids) pipeline.hgetall(this.keys.incident(id)).lrange(this.keys.updates(id), 0, -1);
+    const results = (await pipeline.exec()) ?? [];
+    const incidents: IncidentWithUpdates[] = [];
+    for (let i = 0; i < ids.length; i++) {
+      const h = results[i * 2]?.[1] as Record<string, string> | undefined;
+      const updates = (results[i * 2 + 1]?.[1] as string[] | undefined) ?? [];
+      if (h?.id === undefined) continue;
+      const incident = toIncident(h);
+      if (state === 'resolved' && isOpen(incident)) continue;
+      incidents.push({ ...incident, updates: updates.map((u) => JSON.parse(u) as IncidentUpdate) });
+      if (incidents.length >= limit) break;
+    }
+    return incidents;
+  }
+
+  /** Broadcasts stored but not finished, oldest first: "incidentId/updateId". */
+  async pendingBroadcasts(olderThan: Date, limit = 500): Promise<Array<{ incidentId: string; updateId: string }>> {
+    const members = await this.redis.zrangebyscore(this.keys.pendingBroadcasts, 0, olderThan.getTime(), 'LIMIT', 0, limit);
+    return members.map((m) => {
+      const [incidentId, updateId] = m.split('/') as [string, string];
+      return { incidentId, updateId };
+    });
+  }
+
+  async markBroadcastDone(incidentId: string, updateId: string): Promise<void> {
+    await this.redis.zrem(this.keys.pendingBroadcasts, `${incidentId}/${updateId}`);
+  }
+}
+
+function stringify(fields: Record<string, string | number>): Record<string, string> {
+  return Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, String(v)]));
+}

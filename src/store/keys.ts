@@ -1,0 +1,61 @@
+/**
+ * Every Redis key Herald writes, in one place. All keys start with the
+ * configured prefix, so a `{hash-tag}` prefix keeps them in one Cluster slot
+ * (the Lua scripts touch several keys at once).
+ */
+import type { ChannelName } from '../channels/channel.js';
+
+export interface Keys {
+  /** hash: audience name → Audience JSON */
+  audiences: string;
+  /** zset: every incident id, scored by creation time (ms) */
+  incidents: string;
+  /** zset: open incident ids, scored by creation time (ms) */
+  openIncidents: string;
+  /** hash: the incident's fields */
+  incident(id: string): string;
+  /** list: the incident's updates (JSON), in `seq` order */
+  updates(incidentId: string): string;
+  /** zset: "incidentId/updateId" of updates whose broadcast has not finished, scored by post time */
+  pendingBroadcasts: string;
+  /** hash: delivery id → Delivery record JSON, one per update */
+  deliveries(updateId: string): string;
+  /**
+   * hash: target key → space-separated "updateId/deliveryId" tokens, oldest
+   * first. The head is the delivery in flight; the rest wait for it, which is
+   * how updates reach each target in order.
+   */
+  lanes(incidentId: string, channel: ChannelName): string;
+  /** hash: delivery id → the token that followed it in its lane ("" for none) */
+  successors(incidentId: string): string;
+  /** hash: "channel|targetKey" → ThreadState JSON (Slack root ts, last post id, email references) */
+  threads(incidentId: string): string;
+  /** string: a stored Idempotency-Key result */
+  idempotency(tokenName: string, key: string): string;
+  /** string: the secret signing unsubscribe links, shared by every process */
+  signingSecret: string;
+  /** hash: "channel:state" → count of deliveries that reached that state */
+  deliveryCounts: string;
+  /** string (with expiry): set while a channel is rate-limited; value is the epoch ms it ends */
+  channelPause(channel: ChannelName): string;
+}
+
+export function keysFor(prefix: string): Keys {
+  const k = (...parts: string[]): string => [prefix, ...parts].join(':');
+  return {
+    audiences: k('audiences'),
+    incidents: k('incidents'),
+    openIncidents: k('incidents', 'open'),
+    incident: (id) => k('incident', id),
+    updates: (id) => k('incident', id, 'updates'),
+    pendingBroadcasts: k('broadcasts', 'pending'),
+    deliveries: (updateId) => k('deliveries', updateId),
+    lanes: (incidentId, channel) => k('lanes', incidentId, channel),
+    successors: (incidentId) => k('successors', incidentId),
+    threads: (incidentId) => k('threads', incidentId),
+    idempotency: (tokenName, key) => k('idempotency', tokenName, key),
+    signingSecret: k('secret', 'signing'),
+    deliveryCounts: k('metrics', 'deliveries'),
+    channelPause: (channel) => k('pause', channel),
+  };
+}

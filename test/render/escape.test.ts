@@ -1,0 +1,81 @@
+import { describe, expect, it } from 'vitest';
+
+import {
+  escapeHtml,
+  escapeMarkdown,
+  escapeMarkdownUrl,
+  escapeSlack,
+  escapeSlackUrl,
+  ZERO_WIDTH_SPACE as ZWSP,
+} from '../../src/render/escape.js';
+
+const HOSTILE = '<script>alert(1)</script> {{x}} *bold* <!channel> & < >';
+
+describe('escapeHtml', () => {
+  it('turns markup into text', () => {
+    expect(escapeHtml(HOSTILE)).toBe(
+      '&lt;script&gt;alert(1)&lt;/script&gt; {{x}} *bold* &lt;!channel&gt; &amp; &lt; &gt;',
+    );
+  });
+
+  it('escapes quotes so values are safe inside attributes', () => {
+    expect(escapeHtml(`"a" 'b'`)).toBe('&quot;a&quot; &#x27;b&#x27;');
+  });
+});
+
+describe('escapeSlack', () => {
+  it('turns Slack control characters into entities, so <!channel> pings nobody', () => {
+    expect(escapeSlack('<!channel> & <https://evil.example|click>')).toBe(
+      '&lt;!channel&gt; &amp; &lt;https://evil.example|click&gt;',
+    );
+  });
+
+  it('puts a zero-width space before every formatting character', () => {
+    expect(escapeSlack('*bold* _it_ ~strike~ `code`')).toBe(
+      `${ZWSP}*bold${ZWSP}* ${ZWSP}_it${ZWSP}_ ${ZWSP}~strike${ZWSP}~ ${ZWSP}\`code${ZWSP}\``,
+    );
+  });
+
+  it('escapes the whole hostile message exactly', () => {
+    expect(escapeSlack(HOSTILE)).toBe(
+      `&lt;script&gt;alert(1)&lt;/script&gt; {{x}} ${ZWSP}*bold${ZWSP}* &lt;!channel&gt; &amp; &lt; &gt;`,
+    );
+  });
+
+  it('leaves plain text alone', () => {
+    expect(escapeSlack('Email delivery delayed: 42% of messages, since 14:30 UTC.')).toBe(
+      'Email delivery delayed: 42% of messages, since 14:30 UTC.',
+    );
+  });
+});
+
+describe('escapeSlackUrl', () => {
+  it('keeps the URL working (no zero-width spaces) but cannot end the link early', () => {
+    expect(escapeSlackUrl('https://status.my_corp.example/i?a=1&b=2|x>')).toBe(
+      'https://status.my_corp.example/i?a=1&amp;b=2%7Cx&gt;',
+    );
+  });
+});
+
+describe('escapeMarkdown', () => {
+  it('backslash-escapes inline Markdown', () => {
+    expect(escapeMarkdown(HOSTILE)).toBe(
+      '\\<script\\>alert(1)\\</script\\> {{x}} \\*bold\\* \\<!channel\\> \\& \\< \\>',
+    );
+    expect(escapeMarkdown('[link](https://x) _em_ ~del~ `code` a|b back\\slash')).toBe(
+      '\\[link\\](https://x) \\_em\\_ \\~del\\~ \\`code\\` a\\|b back\\\\slash',
+    );
+  });
+
+  it('escapes block markers only at the start of a line', () => {
+    expect(escapeMarkdown('# title\n- item\n+ item\n1. one\n2) two\n===\nv1.2 of api-gateway #3')).toBe(
+      '\\# title\n\\- item\n\\+ item\n1\\. one\n2\\) two\n\\===\nv1.2 of api-gateway #3',
+    );
+  });
+});
+
+describe('escapeMarkdownUrl', () => {
+  it('percent-encodes what would end a link destination', () => {
+    expect(escapeMarkdownUrl('https://x.example/a b(c)<d>')).toBe('https://x.example/a%20b%28c%29%3Cd%3E');
+  });
+});
