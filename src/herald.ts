@@ -138,7 +138,7 @@ export async function startHerald(options: HeraldOptions): Promise<RunningHerald
         scheduler: workerQueues,
         logger,
       });
-      workers.push(startBroadcastWorker(broadcaster, workerRedis, config.prefix));
+      workers.push(startBroadcastWorker(broadcaster, workerQueues, workerRedis, config.prefix));
       for (const channel of config.enabledChannels) {
         workers.push(startDeliveryWorker(channel, deliverer, workerRedis, config.prefix));
       }

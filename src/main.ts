@@ -74,6 +74,9 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);
+  // A workers-only process serves no URL; this line tells its operator (and
+  // a supervisor) that startup is over and a signal now stops it cleanly.
+  if (running.url === undefined) logger.info('Herald workers running (no HTTP in this role)');
 }
 
 main().catch((error: unknown) => {

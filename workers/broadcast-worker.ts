@@ -1,17 +1,37 @@
 /**
  * The broadcast worker: turns each stored update into per-channel delivery jobs.
  */
-import { Worker, type ConnectionOptions } from 'bullmq';
-import type { Broadcaster } from '../src/pipeline/broadcast.js';
+import { DelayedError, Worker, type ConnectionOptions, type Job } from 'bullmq';
+import { PredecessorPendingError, type Broadcaster } from '../src/pipeline/broadcast.js';
 import { BROADCAST_QUEUE, type BroadcastJob } from '../src/queue/jobs.js';
+import type { HeraldQueues } from '../src/queue/queues.js';
 
 /** Fan-out is Redis-bound; a few at once keeps Redis busy without starving deliveries. */
 const CONCURRENCY = 4;
+/**
+ * How long an update waits for the previous one's fan-out before looking
+ * again; normally it is woken sooner, when that fan-out finishes.
+ */
+const PREDECESSOR_WAIT_MS = 500;
 
-export function startBroadcastWorker(broadcaster: Broadcaster, connection: ConnectionOptions, prefix: string): Worker<BroadcastJob> {
-  return new Worker<BroadcastJob>(BROADCAST_QUEUE, (job) => broadcaster.run(job.data), {
-    connection,
-    prefix,
-    concurrency: CONCURRENCY,
-  });
+export function startBroadcastWorker(
+  broadcaster: Broadcaster,
+  queues: HeraldQueues,
+  connection: ConnectionOptions,
+  prefix: string,
+): Worker<BroadcastJob> {
+  const process = async (job: Job<BroadcastJob>, token?: string) => {
+    try {
+      const result = await broadcaster.run(job.data);
+      if (result.nextUpdateId !== undefined) await queues.wakeBroadcast(result.nextUpdateId);
+      return result;
+    } catch (error) {
+      if (error instanceof PredecessorPendingError && token !== undefined) {
+        await job.moveToDelayed(Date.now() + PREDECESSOR_WAIT_MS, token);
+        throw new DelayedError();
+      }
+      throw error;
+    }
+  };
+  return new Worker<BroadcastJob>(BROADCAST_QUEUE, process, { connection, prefix, concurrency: CONCURRENCY });
 }

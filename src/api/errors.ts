@@ -33,6 +33,10 @@ interface AjvError {
   params?: Record<string, unknown>;
 }
 
+const UNKNOWN_FIELD = 'is not a known field';
+/** How many problems the one-line message names; `details` lists them all. */
+const SUMMARY_PROBLEMS = 3;
+
 /** "/commander/email" in "body" → "body.commander.email"; additions name the property. */
 function describe(context: string, e: AjvError): FieldProblem {
   const path = (e.instancePath ?? '')
@@ -45,7 +49,7 @@ function describe(context: string, e: AjvError): FieldProblem {
   const params = e.params ?? {};
   if (e.keyword === 'additionalProperties' && typeof params.additionalProperty === 'string') {
     field = `${field}.${params.additionalProperty}`;
-    message = 'is not a known field';
+    message = UNKNOWN_FIELD;
   } else if (e.keyword === 'required' && typeof params.missingProperty === 'string') {
     field = `${field}.${params.missingProperty}`;
     message = 'is required';
@@ -64,9 +68,14 @@ function send(reply: FastifyReply, error: ApiError): FastifyReply {
 /** What a Fastify-internal error means for the caller. */
 function fromFastify(error: FastifyError): ApiError | null {
   if (error.validation) {
-    const problems = error.validation.map((e) => describe(error.validationContext ?? 'body', e as AjvError));
-    const first = problems[0];
-    const summary = first ? `${first.field} ${first.message}` : 'the request is invalid';
+    const described = error.validation.map((e) => describe(error.validationContext ?? 'body', e as AjvError));
+    // A typo ("sevrity") shows both as an unknown field and as a missing one;
+    // the unknown field is the cause, so it leads.
+    const unknown = described.filter((p) => p.message === UNKNOWN_FIELD);
+    const problems = [...unknown, ...described.filter((p) => p.message !== UNKNOWN_FIELD)];
+    const shown = problems.slice(0, SUMMARY_PROBLEMS).map((p) => `${p.field} ${p.message}`);
+    const more = problems.length - shown.length;
+    const summary = shown.length > 0 ? `${shown.join('; ')}${more > 0 ? ` (and ${more} more)` : ''}` : 'the request is invalid';
     return new ApiError(400, 'invalid_request', summary, problems);
   }
   switch (error.code) {

@@ -37,6 +37,17 @@ export async function planTargets(
   return resolveTargets(await audiences.getMany(names), enabledChannels);
 }
 
+/** The previous update of the incident has not been fanned out yet; try again shortly. */
+export class PredecessorPendingError extends Error {
+  constructor(
+    readonly incidentId: string,
+    readonly seq: number,
+  ) {
+    super(`update ${seq - 1} of incident ${incidentId} is still being fanned out`);
+    this.name = 'PredecessorPendingError';
+  }
+}
+
 export class Broadcaster {
   private readonly now: () => Date;
 
@@ -45,7 +56,7 @@ export class Broadcaster {
   }
 
   /** Idempotent: run again after a crash, it re-queues only what is still waiting. */
-  async run(job: BroadcastJob): Promise<{ planned: number }> {
+  async run(job: BroadcastJob): Promise<{ planned: number; nextUpdateId?: string }> {
     const { incidents, audiences, deliveries, scheduler, enabledChannels, logger } = this.deps;
     const { incidentId, updateId } = job;
     const incident = await incidents.get(incidentId);
@@ -56,6 +67,10 @@ export class Broadcaster {
       return { planned: 0 };
     }
 
+    // Lanes must receive an incident's updates in seq order: wait for the one before.
+    if ((await incidents.fannedOutThrough(incidentId)) < update.seq - 1) {
+      throw new PredecessorPendingError(incidentId, update.seq);
+    }
     const targets = await planTargets(audiences, incident.audiences, enabledChannels);
     const queuedAt = this.now().toISOString();
     const byChannel = new Map<ChannelName, DeliveryRecord[]>();
@@ -96,8 +111,9 @@ export class Broadcaster {
         await scheduler.schedule(jobs);
       }
     }
+    const nextUpdateId = await incidents.markFannedOut(incidentId, update.seq);
     await incidents.markBroadcastDone(incidentId, updateId);
     logger.info({ incidentId, updateId, kind: update.kind, planned: targets.length }, 'update fanned out');
-    return { planned: targets.length };
+    return { planned: targets.length, ...(nextUpdateId !== undefined && { nextUpdateId }) };
   }
 }

@@ -128,19 +128,47 @@ export class Deliverer {
     const due = pending.filter((_, i) => heads[i]);
     const leases = await deliveries.lease(owner, due.map((r) => r.id));
     const mine = due.filter((_, i) => leases[i]);
+    const previous = new Map(records.map((r) => [r.id, r.state]));
 
-    let outcomes: Outcome[] = [];
-    if (mine.length > 0) {
-      const prepared = await this.prepare(incidentId, updateId);
-      if (prepared === null) {
-        this.deps.logger.warn({ incidentId, updateId }, 'update no longer exists; dropping its deliveries');
-      } else {
-        const threads = await deliveries.threads(incidentId, channel, mine.map((r) => r.target.key));
-        outcomes = await Promise.all(mine.map((r) => this.attempt(r, threads.get(r.target.key), prepared)));
-      }
-    }
+    // Each outcome is recorded as soon as it is known, so a target that hangs
+    // never holds back its batch-mates' next updates. Writes coalesce: while
+    // one flush is in flight, the outcomes that arrive wait for the next.
+    const outcomes: Outcome[] = [];
+    const unrecorded: Outcome[] = [];
+    let flushing: Promise<void> = this.record(job, [], alreadyFinal, previous);
+    let failure: unknown;
+    const flush = (): Promise<void> => {
+      flushing = flushing
+        .catch((error: unknown) => {
+          failure ??= error;
+        })
+        .then(async () => {
+          const batch = unrecorded.splice(0);
+          if (batch.length > 0) await this.record(job, batch, [], previous);
+        });
+      return flushing;
+    };
     try {
-      await this.record(job, outcomes, alreadyFinal);
+      if (mine.length > 0) {
+        const prepared = await this.prepare(incidentId, updateId);
+        if (prepared === null) {
+          this.deps.logger.warn({ incidentId, updateId }, 'update no longer exists; dropping its deliveries');
+        } else {
+          const threads = await deliveries.threads(incidentId, channel, mine.map((r) => r.target.key));
+          await Promise.all(
+            mine.map(async (r) => {
+              const outcome = await this.attempt(r, threads.get(r.target.key), prepared);
+              outcomes.push(outcome);
+              unrecorded.push(outcome);
+              void flush().catch(() => {});
+            }),
+          );
+        }
+      }
+      await flush().catch((error: unknown) => {
+        failure ??= error;
+      });
+      if (failure !== undefined) throw failure;
     } finally {
       await deliveries.release(mine.map((r) => r.id));
     }
@@ -148,10 +176,14 @@ export class Deliverer {
     return { sent: count('sent'), failed: count('failed'), dead: count('dead'), skipped: records.length - outcomes.length };
   }
 
-  private async record(job: DeliveryJob, outcomes: readonly Outcome[], alreadyFinal: readonly DeliveryRecord[]): Promise<void> {
+  private async record(
+    job: DeliveryJob,
+    outcomes: readonly Outcome[],
+    alreadyFinal: readonly DeliveryRecord[],
+    previous: ReadonlyMap<string, DeliveryRecord['state']>,
+  ): Promise<void> {
     const { incidentId, channel } = job;
     const { deliveries } = this.deps;
-    const previous = new Map(job.deliveryIds.map((id) => [id, 'queued' as const]));
     const threads = new Map<string, ThreadState>();
     for (const o of outcomes) if (o.thread) threads.set(o.record.target.key, o.thread);
     // Thread state first: a successor released below must find its parent's reference.
@@ -169,6 +201,7 @@ export class Deliverer {
     }
 
     const final = [...alreadyFinal, ...outcomes.map((o) => o.record).filter((r) => isFinal(r.state))];
+    if (final.length === 0 && outcomes.length === 0) return;
     const released = await deliveries.complete(incidentId, channel, final);
     const jobs = [...this.successorJobs(job, released), ...this.retryJobs(job, outcomes)];
     if (jobs.length > 0) await this.deps.scheduler.schedule(jobs);
@@ -260,12 +293,12 @@ export class Deliverer {
         const slack = required(channels.slack, 'slack');
         const message = cached(prepared, 'slack', () => renderer.render('slack', update.kind, context));
         if (thread?.root === undefined) {
-          const { providerRef } = await slack.post(target, message);
-          return { providerRef, thread: { root: providerRef, last: providerRef } };
+          const { providerRef, channelId } = await slack.post(target, message);
+          return { providerRef, thread: { root: providerRef, last: providerRef, channelId } };
         }
-        const { providerRef } = await slack.post(target, message, { rootTs: thread.root });
-        await this.editSlackRoot(target, thread.root, prepared, record.id);
-        return { providerRef, thread: { root: thread.root, last: providerRef } };
+        const { providerRef, channelId } = await slack.post(target, message, { rootTs: thread.root });
+        await this.editSlackRoot(target, thread.root, thread.channelId ?? channelId, prepared, record.id);
+        return { providerRef, thread: { ...thread, last: providerRef } };
       }
       case 'x': {
         const x = required(channels.x, 'x');
@@ -309,12 +342,18 @@ export class Deliverer {
    * reply is already recorded as sent; a failed edit is logged, not retried,
    * since the next update edits it again.
    */
-  private async editSlackRoot(target: ChannelTarget<'slack'>, rootTs: string, prepared: Prepared, deliveryId: string): Promise<void> {
+  private async editSlackRoot(
+    target: ChannelTarget<'slack'>,
+    rootTs: string,
+    channelId: string,
+    prepared: Prepared,
+    deliveryId: string,
+  ): Promise<void> {
     const message = cached(prepared, 'slack:root', () =>
       this.deps.renderer.render('slack', 'opened', prepared.openingContext),
     );
     try {
-      await required(this.deps.channels.slack, 'slack').editRoot(target, rootTs, message);
+      await required(this.deps.channels.slack, 'slack').editRoot(target, rootTs, message, channelId);
     } catch (error) {
       this.deps.logger.warn({ deliveryId, err: errorText(error) }, 'could not edit the Slack thread root');
     }

@@ -37,6 +37,16 @@ export class HeraldQueues implements DeliveryScheduler {
     await this.broadcast.add('broadcast', job, { jobId: job.updateId });
   }
 
+  /** Runs a broadcast now if it is waiting for its predecessor's fan-out. */
+  async wakeBroadcast(updateId: string): Promise<void> {
+    const job = await this.broadcast.getJob(updateId);
+    if (job !== undefined && (await job.isDelayed())) {
+      await job.promote().catch(() => {
+        // Already picked up by another worker in between: nothing to wake.
+      });
+    }
+  }
+
   async schedule(jobs: readonly ScheduledDelivery[]): Promise<void> {
     const byChannel = new Map<ChannelName, ScheduledDelivery[]>();
     for (const job of jobs) {

@@ -7,6 +7,25 @@ import { Redis, type RedisOptions } from 'ioredis';
 
 export type ConnectionPurpose = 'api' | 'worker';
 
+/** No Redis to work with: the message says where Herald looked and what to do. */
+export class RedisUnavailableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RedisUnavailableError';
+  }
+}
+
+/** `url` with its password masked: REDIS_URL may carry one, and this ends up in messages. */
+export function redactRedisUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password !== '') parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '(an invalid URL)';
+  }
+}
+
 /** Reconnect quickly at first, then every 2 s at most, forever. */
 function retryStrategy(times: number): number {
   return Math.min(100 * times, 2000);
@@ -19,12 +38,28 @@ export function connectionOptions(purpose: ConnectionPurpose): RedisOptions {
     : { ...common, maxRetriesPerRequest: null, enableReadyCheck: true };
 }
 
-/** Connects and waits until the connection is ready. */
+/**
+ * Connects and waits until the connection is ready; throws
+ * {@link RedisUnavailableError} (naming the URL, password masked) when the
+ * first attempt fails.
+ */
 export async function connectRedis(url: string, purpose: ConnectionPurpose, name: string): Promise<Redis> {
   const redis = new Redis(url, { ...connectionOptions(purpose), connectionName: name });
   // Without a listener ioredis logs every reconnection failure to stderr itself.
-  redis.on('error', () => {});
-  await redis.connect();
+  // The last one is kept: connect() itself only rejects with "Connection is closed."
+  let lastError: Error | undefined;
+  redis.on('error', (error: Error) => {
+    lastError = error;
+  });
+  try {
+    await redis.connect();
+  } catch (error) {
+    // Otherwise ioredis keeps reconnecting in the background.
+    redis.disconnect();
+    const cause = lastError ?? error;
+    const why = cause instanceof Error ? cause.message : String(cause);
+    throw new RedisUnavailableError(`cannot connect to Redis at ${redactRedisUrl(url)} (${why}); check REDIS_URL and that Redis is running`);
+  }
   return redis;
 }
 

@@ -8,14 +8,9 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { DEFAULT_REDIS_URL } from '../config.js';
-import { redisAnswers } from './connection.js';
+import { RedisUnavailableError, redisAnswers } from './connection.js';
 
-export class RedisUnavailableError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'RedisUnavailableError';
-  }
-}
+export { RedisUnavailableError };
 
 export interface ResolvedRedis {
   url: string;
@@ -27,33 +22,47 @@ const REMEDIES =
   'Start one with `docker compose up -d redis`, or install redis-server (e.g. `apt-get install redis-server`), ' +
   'or point REDIS_URL at a running Redis.';
 
-export async function resolveRedis(configuredUrl: string | undefined, dataRoot: string, logger: Logger): Promise<ResolvedRedis> {
+/**
+ * The Redis to use: `configuredUrl` when set; otherwise `defaultUrl` when a
+ * Redis answers there; otherwise a private `redis-server` started on
+ * `defaultUrl`'s port with its data under `dataRoot/.herald/`.
+ */
+export async function resolveRedis(
+  configuredUrl: string | undefined,
+  dataRoot: string,
+  logger: Logger,
+  /** Where to look for (or start) a Redis; tests pass a free port. @defaultValue {@link DEFAULT_REDIS_URL} */
+  defaultUrl: string = DEFAULT_REDIS_URL,
+): Promise<ResolvedRedis> {
   const none = { stop: async () => {} };
   if (configuredUrl !== undefined) return { url: configuredUrl, ...none };
-  if (await redisAnswers(DEFAULT_REDIS_URL)) return { url: DEFAULT_REDIS_URL, ...none };
+  if (await redisAnswers(defaultUrl)) return { url: defaultUrl, ...none };
 
   const dir = join(dataRoot, '.herald');
   mkdirSync(dir, { recursive: true });
-  const { port } = new URL(DEFAULT_REDIS_URL);
+  const port = new URL(defaultUrl).port || '6379';
   let child: ChildProcess;
   try {
     child = await spawnRedis(['--port', port, '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--save', '']);
   } catch {
-    throw new RedisUnavailableError(`REDIS_URL is unset and no Redis answers at ${DEFAULT_REDIS_URL}. ${REMEDIES}`);
+    throw new RedisUnavailableError(`REDIS_URL is unset and no Redis answers at ${defaultUrl}. ${REMEDIES}`);
   }
-  for (let i = 0; i < 50 && !(await redisAnswers(DEFAULT_REDIS_URL, 200)); i++) {
+  const exited = (): boolean => child.exitCode !== null || child.signalCode !== null;
+  // A redis-server that exits at once (port taken by something else) is not waited for.
+  for (let i = 0; i < 50 && !exited() && !(await redisAnswers(defaultUrl, 200)); i++) {
     await new Promise((r) => setTimeout(r, 100));
   }
-  if (!(await redisAnswers(DEFAULT_REDIS_URL))) {
+  if (exited() || !(await redisAnswers(defaultUrl))) {
     child.kill('SIGKILL');
-    throw new RedisUnavailableError(`a private redis-server was started but does not answer at ${DEFAULT_REDIS_URL}. ${REMEDIES}`);
+    throw new RedisUnavailableError(`a private redis-server was started but does not answer at ${defaultUrl}. ${REMEDIES}`);
   }
-  logger.info({ url: DEFAULT_REDIS_URL, dataDir: dir }, 'REDIS_URL is unset: started a private redis-server (AOF on)');
+  logger.info({ url: defaultUrl, dataDir: dir }, 'REDIS_URL is unset: started a private redis-server (AOF on)');
   return {
-    url: DEFAULT_REDIS_URL,
+    url: defaultUrl,
     stop: () =>
       new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
+        // A server killed by a signal has a signalCode and no exitCode; its 'exit' has already fired.
+        if (exited()) return resolve();
         child.once('exit', () => resolve());
         // SIGTERM makes redis-server flush the AOF and exit cleanly.
         child.kill('SIGTERM');

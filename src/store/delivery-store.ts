@@ -32,6 +32,8 @@ export function parseLaneToken(token: LaneToken): { updateId: string; deliveryId
  */
 export interface ThreadState {
   root?: string;
+  /** Slack: the channel id Slack answered with (`chat.update` refuses `#names`). */
+  channelId?: string;
   last?: string;
   references?: string[];
 }
@@ -158,8 +160,8 @@ export class DeliveryStore {
   }
 
   /**
-   * Saves records; those entering a final state are counted for /metrics.
-   * `previous` is the state each had before, to count transitions once.
+   * Saves records and counts them for /metrics: each failed attempt, and each
+   * delivery entering a final state once (`previous` is the state it had).
    */
   async save(records: readonly DeliveryRecord[], previous: ReadonlyMap<string, DeliveryRecord['state']>): Promise<void> {
     if (records.length === 0) return;
@@ -167,7 +169,7 @@ export class DeliveryStore {
     for (const r of records) {
       pipeline.hset(this.keys.deliveries(r.updateId), r.id, JSON.stringify(r));
       const before = previous.get(r.id);
-      if (before !== r.state && (isFinal(r.state) || r.state === 'failed')) {
+      if (isFinal(r.state) ? before !== r.state : r.state === 'failed') {
         pipeline.hincrby(this.keys.deliveryCounts, `${r.channel}:${r.state}`, 1);
       }
     }

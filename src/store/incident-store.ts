@@ -105,6 +105,14 @@ return 'OK'
 `,
 );
 
+/** KEYS: incident hash. ARGV: seq. Moves the fanned-out cursor forward, never back. */
+const MARK_FANNED_OUT = new LuaScript(
+  'mark-fanned-out',
+  `local current = tonumber(redis.call('HGET', KEYS[1], 'fannedOutSeq') or '0')
+if tonumber(ARGV[1]) > current then redis.call('HSET', KEYS[1], 'fannedOutSeq', ARGV[1]) end
+return 1`,
+);
+
 function iso(ms: string | undefined): string | null {
   return ms === undefined || ms === '' ? null : new Date(Number(ms)).toISOString();
 }
@@ -306,6 +314,21 @@ export class IncidentStore {
 
   async markBroadcastDone(incidentId: string, updateId: string): Promise<void> {
     await this.redis.zrem(this.keys.pendingBroadcasts, `${incidentId}/${updateId}`);
+  }
+
+  /**
+   * The highest seq whose fan-out finished. Fan-outs of one incident happen
+   * in seq order, so each target's lane receives its updates in that order.
+   */
+  async fannedOutThrough(incidentId: string): Promise<number> {
+    return Number((await this.redis.hget(this.keys.incident(incidentId), 'fannedOutSeq')) ?? 0);
+  }
+
+  /** Records that `seq` was fanned out; returns the id of the update after it, if one was posted. */
+  async markFannedOut(incidentId: string, seq: number): Promise<string | undefined> {
+    await MARK_FANNED_OUT.run(this.redis, [this.keys.incident(incidentId)], [seq]);
+    const next = await this.redis.lindex(this.keys.updates(incidentId), seq);
+    return next === null ? undefined : (JSON.parse(next) as IncidentUpdate).id;
   }
 }
 

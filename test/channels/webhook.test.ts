@@ -146,18 +146,21 @@ describe('WebhookChannel — what a blog receiver gets', () => {
     expect(receiver.received()).toHaveLength(0);
   });
 
-  it('reuses one keep-alive connection for sequential deliveries, error answers included', async () => {
+  it('reuses keep-alive connections for sequential deliveries, error answers included', async () => {
     channel = new WebhookChannel({ allowPrivate: true });
     const url = receiver.register('/hooks/keepalive', SECRET);
-    receiver.respond('/hooks/keepalive', [200, { status: 400, body: 'x'.repeat(10_000) }, 200, 500, 200]);
+    const answers: WebhookStep[] = [200, { status: 400, body: 'x'.repeat(10_000) }, 200, 500, 204, 410, 200, 404, 200, 200];
+    receiver.respond('/hooks/keepalive', answers);
 
-    for (let i = 0; i < 5; i++) {
+    for (let i = 0; i < answers.length; i++) {
       await channel.send(webhookTarget(url), { id: `dlv_${i}`, body: '{}' }).catch(() => undefined);
     }
 
-    const ports = new Set(receiver.received('/hooks/keepalive').map((r) => r.remotePort));
-    expect(receiver.received('/hooks/keepalive')).toHaveLength(5);
-    expect(ports.size).toBe(1);
+    // An unread body would pin its socket, forcing a new connection for the next delivery.
+    // (undici may open a second socket while the first is being released; never more.)
+    const requests = receiver.received('/hooks/keepalive');
+    expect(requests).toHaveLength(answers.length);
+    expect(new Set(requests.map((r) => r.remotePort)).size).toBeLessThanOrEqual(2);
   });
 
   it('lets a delivery in progress finish when the channel closes', async () => {

@@ -1,0 +1,148 @@
+/**
+ * Herald as an operator runs it: the real entry point in a child process
+ * (`node --import tsx src/main.ts`), with an environment the test controls
+ * and nothing leaked from the test runner's own.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+/** The project root: `src/main.ts` and `node_modules/tsx` are found from here. */
+export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/** One JSON log line from Herald's stdout (pino). */
+export interface LogLine {
+  level: number;
+  msg: string;
+  [field: string]: unknown;
+}
+
+export interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export interface HeraldProcess {
+  readonly child: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  /** stdout's JSON log lines, in order; anything else there is ignored. */
+  logs(): LogLine[];
+  /** Resolves with the first log line whose `msg` matches; rejects if Herald exits first or after `timeoutMs`. */
+  waitForLog(msg: RegExp, timeoutMs?: number): Promise<LogLine>;
+  /** Resolves when the process has exited. */
+  readonly exited: Promise<Exit>;
+  /** Resolves with the exit, or rejects after `timeoutMs` (the process is then killed). */
+  waitForExit(timeoutMs?: number): Promise<Exit>;
+}
+
+/**
+ * A minimal environment: PATH and HOME, the CA bundle as this process has it
+ * (the machine sets NODE_EXTRA_CA_CERTS), and what the test gives.
+ */
+export function processEnv(extra: Record<string, string>): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const name of ['PATH', 'HOME', 'NODE_EXTRA_CA_CERTS'] as const) {
+    const value = process.env[name];
+    if (value !== undefined) env[name] = value;
+  }
+  return { ...env, ...extra };
+}
+
+const running = new Set<ChildProcess>();
+
+/** Starts `node --import tsx src/main.ts ...args` with exactly `env`. */
+export function spawnHerald(env: Record<string, string>, args: readonly string[] = []): HeraldProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
+    cwd: PROJECT_ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  running.add(child);
+  let out = '';
+  let err = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    out += chunk;
+  });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    err += chunk;
+  });
+  const exited = new Promise<Exit>((resolve) => {
+    // 'close' rather than 'exit': by then stdout and stderr are fully read.
+    child.once('close', (code, signal) => {
+      running.delete(child);
+      resolve({ code, signal });
+    });
+  });
+  const logs = (): LogLine[] =>
+    out.split('\n').flatMap((line) => {
+      try {
+        const parsed: unknown = JSON.parse(line);
+        return typeof parsed === 'object' && parsed !== null && typeof (parsed as LogLine).msg === 'string' ? [parsed as LogLine] : [];
+      } catch {
+        return [];
+      }
+    });
+  const describe = (): string => `\n--- stdout ---\n${out}\n--- stderr ---\n${err}`;
+
+  return {
+    child,
+    stdout: () => out,
+    stderr: () => err,
+    logs,
+    exited,
+    async waitForLog(msg, timeoutMs = 20_000) {
+      const deadline = Date.now() + timeoutMs;
+      let gone = false;
+      void exited.then(() => {
+        gone = true;
+      });
+      for (;;) {
+        const line = logs().find((l) => msg.test(l.msg));
+        if (line !== undefined) return line;
+        if (gone) throw new Error(`Herald exited before logging ${msg}${describe()}`);
+        if (Date.now() > deadline) throw new Error(`no log line matching ${msg} within ${timeoutMs} ms${describe()}`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    },
+    async waitForExit(timeoutMs = 20_000) {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          child.kill('SIGKILL');
+          reject(new Error(`Herald did not exit within ${timeoutMs} ms${describe()}`));
+        }, timeoutMs);
+      });
+      try {
+        return await Promise.race([exited, timeout]);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+  };
+}
+
+/** Runs Herald to its exit (a refused start), with its whole output. */
+export async function runHeraldToExit(
+  env: Record<string, string>,
+  args: readonly string[] = [],
+  timeoutMs = 20_000,
+): Promise<Exit & { stdout: string; stderr: string }> {
+  const herald = spawnHerald(env, args);
+  const exit = await herald.waitForExit(timeoutMs);
+  return { ...exit, stdout: herald.stdout(), stderr: herald.stderr() };
+}
+
+/** SIGKILLs every Herald this module started that is still running; for afterEach/afterAll. */
+export async function killAllHeralds(): Promise<void> {
+  const children = [...running];
+  await Promise.all(
+    children.map(
+      (child) =>
+        new Promise<void>((resolve) => {
+          if (child.exitCode !== null || child.signalCode !== null) return resolve();
+          child.once('close', () => resolve());
+          child.kill('SIGKILL');
+        }),
+    ),
+  );
+}
