@@ -174,12 +174,8 @@ export async function startHerald(options: HeraldOptions): Promise<RunningHerald
       });
       const listening = app;
       cleanups.push(() => listening.close());
-      await app.listen({ port: config.port, host: config.host });
-      const address = app.server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : config.port;
-      const host = config.host.includes(':') ? `[${config.host}]` : config.host;
-      url = `http://${host}:${port}`;
-      logger.info({ url }, `Herald listening on ${url}`);
+      // Fastify logs the one line naming the URL; the text says whose it is.
+      url = await app.listen({ port: config.port, host: config.host, listenTextResolver: (address) => `Herald listening on ${address}` });
     }
 
     return { url, app, redisUrl: redisServer.url, stop: stopAll };

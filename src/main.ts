@@ -34,7 +34,13 @@ function roles(role: string | undefined): Set<Role> {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { role: { type: 'string' } } });
+  let values: { role?: string | undefined };
+  try {
+    ({ values } = parseArgs({ options: { role: { type: 'string' } } }));
+  } catch (error) {
+    // A mistyped option is the operator's mistake: one line, not a stack trace.
+    return fail(error instanceof Error ? error.message : String(error));
+  }
   let config;
   try {
     config = loadConfig();

@@ -5,7 +5,7 @@
  * mail carries one-click unsubscribe headers (RFC 8058).
  */
 import nodemailer, { type Transporter } from 'nodemailer';
-import type SMTPPool from 'nodemailer/lib/smtp-pool/index.js';
+import SMTPPool from 'nodemailer/lib/smtp-pool/index.js';
 import type { ChannelTarget } from '../domain/audience.js';
 import type { EmailRendered } from '../render/types.js';
 import {
@@ -76,10 +76,11 @@ interface SmtpFailureRule {
 }
 
 /**
- * The one table of SMTP failure handling. A server reply code, when there is
- * one, decides first (RFC 5321 §4.2.1: 4yz is transient, 5yz permanent); then
- * the error code nodemailer gives; anything else is treated as transient so
- * that a surprise costs a retry, not a lost message.
+ * The one table of SMTP failure handling. A failed login is permanent (unless
+ * the server says 454, "temporary"); otherwise a server reply code, when there
+ * is one, decides (RFC 5321 §4.2.1: 4yz transient, 5yz permanent); then the
+ * error code nodemailer gives; anything else is treated as transient so that
+ * a surprise costs a retry, not a lost message.
  */
 export const SMTP_FAILURES = {
   reply4xx: {
@@ -95,7 +96,7 @@ export const SMTP_FAILURES = {
   EAUTH: {
     retryable: false,
     code: 'smtp_auth_failed',
-    reason: 'wrong or missing credentials do not fix themselves; an operator must change SMTP_URL',
+    reason: 'wrong or missing credentials do not fix themselves; an operator must change SMTP_URL (454 excepted)',
   },
   EENVELOPE: {
     retryable: false,
@@ -173,7 +174,9 @@ export class EmailChannel implements Channel {
     const timeoutMs = options.timeoutMs ?? DEFAULT_SMTP_TIMEOUT_MS;
     this.#from = options.from;
     this.#secrets = secretsOf(options.smtpUrl);
-    this.#transport = nodemailer.createTransport({
+    // The pool is built directly: createTransport({ url, ... }) keeps only what the URL says
+    // and silently drops every other option (pool, limits, timeouts).
+    const pool = new SMTPPool({
       pool: true,
       url: options.smtpUrl,
       maxConnections: options.maxConnections ?? DEFAULT_SMTP_MAX_CONNECTIONS,
@@ -186,6 +189,7 @@ export class EmailChannel implements Channel {
       logger: false,
       debug: false,
     });
+    this.#transport = nodemailer.createTransport(pool);
   }
 
   /** Sends one update of an incident to one recipient, threaded, with unsubscribe headers. */
@@ -273,8 +277,12 @@ export class EmailChannel implements Channel {
 /** Picks the rule of {@link SMTP_FAILURES} for a nodemailer error. */
 export function classifySmtpFailure(error: SmtpErrorFields): SmtpFailureRule {
   const reply = error.responseCode;
-  if (typeof reply === 'number' && reply >= 400 && reply < 500) return SMTP_FAILURES.reply4xx;
-  if (typeof reply === 'number' && reply >= 500 && reply < 600) return SMTP_FAILURES.reply5xx;
+  const replyClass = typeof reply === 'number' ? Math.floor(reply / 100) : undefined;
+  // A refused login (535) is a configuration problem, not a refused message; only an explicit
+  // "temporary authentication failure" (454, RFC 4954) is worth retrying.
+  if (error.code === 'EAUTH') return replyClass === 4 ? SMTP_FAILURES.reply4xx : SMTP_FAILURES.EAUTH;
+  if (replyClass === 4) return SMTP_FAILURES.reply4xx;
+  if (replyClass === 5) return SMTP_FAILURES.reply5xx;
   const code = error.code;
   // nodemailer's codes are all E-prefixed capitals, so they cannot collide with the reply rows.
   if (code !== undefined && /^E[A-Z]+$/.test(code) && Object.hasOwn(SMTP_FAILURES, code)) {

@@ -163,8 +163,8 @@ describe('EmailChannel — what a recipient gets', () => {
 
     expect(sink.messages).toHaveLength(240);
     expect(new Set(sink.messages.map((m) => m.envelopeTo[0]))).toEqual(new Set(recipients));
-    const sessions = new Set(sink.messages.map((m) => m.sessionId));
-    expect(sessions.size).toBeLessThanOrEqual(2);
+    const connections = new Set(sink.messages.map((m) => m.connectionId));
+    expect(connections.size).toBeLessThanOrEqual(2);
   });
 
   it('refuses a Message-ID that is not in <local@domain> form, sending nothing', async () => {

@@ -18,8 +18,8 @@ import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 's
 
 /** One message as the sink received it. */
 export interface ReceivedEmail {
-  /** smtp-server's id of the SMTP session (connection) that carried it. */
-  sessionId: string;
+  /** The client end of the SMTP connection that carried it (`address:port`); one per pooled connection. */
+  connectionId: string;
   /** `MAIL FROM` address. */
   envelopeFrom: string;
   /** `RCPT TO` addresses, in order. */
@@ -316,7 +316,7 @@ async function parse(raw: Buffer, session: SMTPServerSession): Promise<ReceivedE
   }
   const envelopeFrom = session.envelope.mailFrom === false ? '' : session.envelope.mailFrom.address;
   return {
-    sessionId: session.id,
+    connectionId: `${session.remoteAddress}:${session.remotePort}`,
     envelopeFrom,
     envelopeTo: session.envelope.rcptTo.map((r) => r.address),
     messageId: email.messageId ?? '',

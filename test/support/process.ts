@@ -5,6 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { redisAnswers } from '../../src/redis/connection.js';
 
 /** The project root: `src/main.ts` and `node_modules/tsx` are found from here. */
 export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -33,6 +34,8 @@ export interface HeraldProcess {
   readonly exited: Promise<Exit>;
   /** Resolves with the exit, or rejects after `timeoutMs` (the process is then killed). */
   waitForExit(timeoutMs?: number): Promise<Exit>;
+  /** SIGKILLs the process if it still runs and waits for it to be gone. */
+  kill(): Promise<void>;
 }
 
 /**
@@ -104,6 +107,7 @@ export function spawnHerald(env: Record<string, string>, args: readonly string[]
         await new Promise((r) => setTimeout(r, 25));
       }
     },
+    kill: () => killChild(child),
     async waitForExit(timeoutMs = 20_000) {
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<never>((_, reject) => {
@@ -132,17 +136,47 @@ export async function runHeraldToExit(
   return { ...exit, stdout: herald.stdout(), stderr: herald.stderr() };
 }
 
-/** SIGKILLs every Herald this module started that is still running; for afterEach/afterAll. */
-export async function killAllHeralds(): Promise<void> {
-  const children = [...running];
-  await Promise.all(
-    children.map(
-      (child) =>
-        new Promise<void>((resolve) => {
-          if (child.exitCode !== null || child.signalCode !== null) return resolve();
-          child.once('close', () => resolve());
-          child.kill('SIGKILL');
-        }),
-    ),
-  );
+function killChild(child: ChildProcess): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill('SIGKILL');
+  });
+}
+
+/** SIGKILLs every child this module started that is still running; for afterEach/afterAll. */
+export async function killAllChildren(): Promise<void> {
+  await Promise.all([...running].map(killChild));
+}
+
+/** A `redis-server` the test owns, on `port`, with nothing persisted. */
+export interface OwnRedis {
+  readonly url: string;
+  readonly port: number;
+  /** SIGKILLs it (no shutdown courtesy: as if the host vanished). */
+  kill(): Promise<void>;
+}
+
+/** Starts `redis-server` on `port` and waits until it answers PING. */
+export async function startOwnRedis(port: number, dir: string): Promise<OwnRedis> {
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], {
+    stdio: 'ignore',
+  });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+  await new Promise<void>((resolve, reject) => {
+    child.once('spawn', () => resolve());
+    child.once('error', (e) => reject(new Error(`cannot start redis-server: ${e.message}`)));
+  });
+  const url = `redis://127.0.0.1:${port}`;
+  const deadline = Date.now() + 10_000;
+  while (!(await redisAnswers(url, 200))) {
+    if (child.exitCode !== null) throw new Error(`redis-server on port ${port} exited with code ${child.exitCode}`);
+    if (Date.now() > deadline) {
+      await killChild(child);
+      throw new Error(`redis-server did not answer at ${url}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { url, port, kill: () => killChild(child) };
 }

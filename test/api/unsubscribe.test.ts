@@ -1,0 +1,110 @@
+/**
+ * One-click unsubscribe (RFC 8058), reached from the List-Unsubscribe header
+ * of a real email: GET shows a confirmation form and changes nothing, POST
+ * removes that recipient only, and the next update no longer reaches them.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { newWebhookSecret } from '../fakes/webhook-receiver.js';
+import { startStack, type Stack } from '../support/stack.js';
+import { expectError, openIncident, settle } from './helpers.js';
+
+const LEAVING = 'ops@partner.example';
+const STAYING = 'cto@other.example';
+const ONE_CLICK = { 'content-type': 'application/x-www-form-urlencoded' };
+
+describe('given an incident emailed to an audience of two, when one recipient unsubscribes', () => {
+  let stack: Stack;
+  let incidentId: string;
+  /** Path of the leaving recipient's link, e.g. `/unsubscribe/<token>`. */
+  let unsubscribePath: string;
+  let token: string;
+
+  const recipients = async (): Promise<string[]> => {
+    const res = await stack.api('GET', '/v1/audiences/partners');
+    expect(res.statusCode).toBe(200);
+    return res.json().email.recipients;
+  };
+
+  beforeAll(async () => {
+    stack = await startStack();
+    const secret = newWebhookSecret();
+    const res = await stack.api('PUT', '/v1/audiences/partners', {
+      email: { recipients: [LEAVING, STAYING] },
+      webhooks: [{ url: stack.hooks.register('/partners', secret), secret }],
+    });
+    expect(res.statusCode).toBe(200);
+    incidentId = (await openIncident(stack, { audiences: ['partners'] })).incident.id;
+    const [mail] = await stack.smtp.waitFor({ to: LEAVING }, 10_000);
+    await stack.smtp.waitFor({ to: STAYING }, 10_000);
+    const header = mail!.headers['list-unsubscribe'] ?? '';
+    const match = /^<(https:\/\/status\.herald\.test(\/unsubscribe\/([^>]+)))>$/.exec(header);
+    expect(match, `List-Unsubscribe: ${header}`).not.toBeNull();
+    unsubscribePath = match![2]!;
+    token = match![3]!;
+    // The same link is in the HTML body for people.
+    expect(mail!.html).toContain(match![1]!);
+  });
+
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it('GET of the link, without a bearer token, answers an HTML page with a one-click form', async () => {
+    const res = await stack.api('GET', unsubscribePath, undefined, { token: null });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toMatch(/^text\/html/);
+    expect(res.body).toContain(LEAVING);
+    expect(res.body).toMatch(/<form method="post"/);
+    expect(res.body).toContain('name="List-Unsubscribe" value="One-Click"');
+  });
+
+  it('GET alone unsubscribes nobody (link scanners follow GETs)', async () => {
+    expect(await recipients()).toEqual([LEAVING, STAYING]);
+  });
+
+  it('a tampered link → 400, and nobody is removed', async () => {
+    const [payload, signature] = token.split('.') as [string, string];
+    const flipped = `${signature.slice(0, -1)}${signature.endsWith('A') ? 'B' : 'A'}`;
+    const forgedPayload = Buffer.from(JSON.stringify({ e: STAYING, a: ['partners'] })).toString('base64url');
+    for (const bad of [`${payload}.${flipped}`, `${forgedPayload}.${signature}`, payload, 'garbage', `${payload}.`]) {
+      const page = await stack.api('GET', `/unsubscribe/${bad}`, undefined, { token: null });
+      expect(page.statusCode, bad).toBe(400);
+      const post = await stack.api('POST', `/unsubscribe/${bad}`, 'List-Unsubscribe=One-Click', { token: null, headers: ONE_CLICK });
+      expectError(post, 400, 'invalid_token');
+    }
+    expect(await recipients()).toEqual([LEAVING, STAYING]);
+  });
+
+  it('POST of List-Unsubscribe=One-Click → 200, and only that recipient is gone from the audience', async () => {
+    const res = await stack.api('POST', unsubscribePath, 'List-Unsubscribe=One-Click', { token: null, headers: ONE_CLICK });
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.json()).toEqual({ unsubscribed: LEAVING, audiences: ['partners'] });
+    expect(await recipients()).toEqual([STAYING]);
+  });
+
+  it('the same link posted again still answers 200 and changes nothing', async () => {
+    const res = await stack.api('POST', unsubscribePath, 'List-Unsubscribe=One-Click', {
+      token: null,
+      headers: { ...ONE_CLICK, accept: 'text/html' },
+    });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toMatch(/^text\/html/);
+    expect(res.body).toContain('Unsubscribed');
+    expect(await recipients()).toEqual([STAYING]);
+  });
+
+  it('the next update reaches only the remaining recipient', async () => {
+    const res = await stack.api('POST', `/v1/incidents/${incidentId}/updates`, { message: 'A fix is rolling out.', status: 'identified' });
+    expect(res.statusCode).toBe(201);
+    expect(res.json().deliveries.planned).toBe(2); // STAYING + the webhook
+    await stack.smtp.waitFor({ to: STAYING, count: 2 }, 10_000);
+    await stack.hooks.waitFor({ path: '/partners', count: 2 }, 10_000);
+    await settle();
+    expect(stack.smtp.for(LEAVING)).toHaveLength(1);
+    expect(stack.smtp.for(STAYING)).toHaveLength(2);
+    const deliveries = (await stack.api('GET', `/v1/incidents/${incidentId}/deliveries?channel=email`)).json().deliveries;
+    expect(deliveries.filter((d: { updateId: string }) => d.updateId === res.json().update.id).map((d: { target: string }) => d.target)).toEqual([
+      STAYING,
+    ]);
+  });
+});

@@ -1,0 +1,141 @@
+/**
+ * `loadConfig`: the environment read once, validated, frozen. The
+ * process-level tests (startup-refused.test.ts) show what `main` does with a
+ * refusal; these show what a valid environment becomes.
+ */
+import { describe, expect, it } from 'vitest';
+import { ConfigError, DEFAULT_REDIS_URL, loadConfig } from '../../src/config.js';
+
+const TOKENS = 'ops:write-token-0123:write,viewer:read-token-0123:read';
+
+describe('loadConfig', () => {
+  describe('given only HERALD_API_TOKENS', () => {
+    const config = loadConfig({ HERALD_API_TOKENS: TOKENS });
+
+    it('takes the documented defaults', () => {
+      expect(config).toMatchObject({
+        port: 8080,
+        host: '127.0.0.1',
+        redisUrl: undefined,
+        prefix: 'herald',
+        publicUrl: 'http://127.0.0.1:8080',
+        defaultCadenceSeconds: 1800,
+        minCadenceSeconds: 60,
+        reminderLeadSeconds: 300,
+        templatesDir: undefined,
+        slack: undefined,
+        x: undefined,
+        email: undefined,
+        webhookAllowPrivate: false,
+        signingSecret: undefined,
+      });
+      // REDIS_URL unset leaves the choice to resolveRedis, which looks here first.
+      expect(DEFAULT_REDIS_URL).toBe('redis://127.0.0.1:6379');
+    });
+
+    it('enables only the webhook channel, which needs no credentials', () => {
+      expect([...config.enabledChannels].sort()).toEqual(['webhook']);
+    });
+
+    it('is frozen, and so is its token list', () => {
+      expect(Object.isFrozen(config)).toBe(true);
+      expect(Object.isFrozen(config.apiTokens)).toBe(true);
+      expect(() => {
+        (config as { port: number }).port = 1;
+      }).toThrow(TypeError);
+      expect(config.port).toBe(8080);
+    });
+  });
+
+  it('parses name:token:scope entries, trimming blanks and empty entries', () => {
+    const config = loadConfig({ HERALD_API_TOKENS: ` ops:write-token-0123:write , ,viewer:read-token-0123:read,` });
+    expect(config.apiTokens).toEqual([
+      { name: 'ops', token: 'write-token-0123', scope: 'write' },
+      { name: 'viewer', token: 'read-token-0123', scope: 'read' },
+    ]);
+  });
+
+  it.each([
+    ['no scope', 'ops:write-token-0123', /entry 1 must look like name:token:scope/],
+    ['an unknown scope', 'ops:write-token-0123:admin', /entry 1 \("ops"\) has scope "admin"; expected read or write/],
+    ['a short token', 'ops:short:write', /shorter than 8 characters/],
+    ['a name used twice', 'ops:write-token-0123:write,ops:other-token-0123:read', /name "ops" appears twice/],
+    ['a token used twice', 'ops:write-token-0123:write,viewer:write-token-0123:read', /entry 2 \("viewer"\) reuses another entry's token/],
+    ['only commas', ',,', /names no token/],
+  ])('refuses HERALD_API_TOKENS with %s, without echoing a token', (_, tokens, message) => {
+    let thrown: unknown;
+    try {
+      loadConfig({ HERALD_API_TOKENS: tokens });
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(ConfigError);
+    const error = thrown as ConfigError;
+    expect(error.variable).toBe('HERALD_API_TOKENS');
+    expect(error.message).toMatch(/^HERALD_API_TOKENS: /);
+    expect(error.message).toMatch(message);
+    expect(error.message).not.toContain('write-token-0123');
+    expect(error.message).not.toContain('other-token-0123');
+  });
+
+  it('enables each channel whose credentials are all present', () => {
+    const config = loadConfig({
+      HERALD_API_TOKENS: TOKENS,
+      SLACK_BOT_TOKEN: 'xoxb-slack-token',
+      SLACK_API_URL: 'http://127.0.0.1:9/api',
+      X_APP_KEY: 'k',
+      X_APP_SECRET: 's',
+      X_ACCESS_TOKEN: 't',
+      X_ACCESS_SECRET: 'a',
+      X_API_URL: 'https://127.0.0.1:9/2',
+      SMTP_URL: 'smtp://mailer:smtp-pass@127.0.0.1:2525',
+      EMAIL_FROM: 'Status <status@example.com>',
+    });
+    expect([...config.enabledChannels].sort()).toEqual(['email', 'slack', 'webhook', 'x']);
+    // API base URLs get the trailing slash relative paths are resolved against.
+    expect(config.slack).toEqual({ token: 'xoxb-slack-token', apiUrl: 'http://127.0.0.1:9/api/' });
+    expect(config.x).toEqual({ appKey: 'k', appSecret: 's', accessToken: 't', accessSecret: 'a', apiUrl: 'https://127.0.0.1:9/2/' });
+    expect(config.email).toEqual({ smtpUrl: 'smtp://mailer:smtp-pass@127.0.0.1:2525', from: 'Status <status@example.com>' });
+  });
+
+  it('reads the numbers, the flags and the URLs it is given', () => {
+    const config = loadConfig({
+      HERALD_API_TOKENS: TOKENS,
+      PORT: '0',
+      HOST: '0.0.0.0',
+      REDIS_URL: 'rediss://redis.internal:6380',
+      HERALD_PREFIX: '{herald}',
+      HERALD_MIN_CADENCE_SECONDS: '1',
+      HERALD_DEFAULT_CADENCE_SECONDS: '1',
+      HERALD_REMINDER_LEAD_SECONDS: '0',
+      HERALD_WEBHOOK_ALLOW_PRIVATE: 'TRUE',
+      HERALD_TEMPLATES_DIR: ' /etc/herald/templates ',
+    });
+    expect(config).toMatchObject({
+      port: 0,
+      host: '0.0.0.0',
+      redisUrl: 'rediss://redis.internal:6380',
+      prefix: '{herald}',
+      minCadenceSeconds: 1,
+      defaultCadenceSeconds: 1,
+      reminderLeadSeconds: 0,
+      webhookAllowPrivate: true,
+      templatesDir: '/etc/herald/templates',
+      // A wildcard bind address is no place to send a reader: links use loopback.
+      publicUrl: 'http://127.0.0.1:0',
+    });
+  });
+
+  it('treats a blank variable as unset', () => {
+    const config = loadConfig({ HERALD_API_TOKENS: TOKENS, PORT: '  ', REDIS_URL: '', SLACK_BOT_TOKEN: ' ' });
+    expect(config.port).toBe(8080);
+    expect(config.redisUrl).toBeUndefined();
+    expect(config.enabledChannels.has('slack')).toBe(false);
+  });
+
+  it('drops a trailing slash from HERALD_PUBLIC_URL', () => {
+    expect(loadConfig({ HERALD_API_TOKENS: TOKENS, HERALD_PUBLIC_URL: 'https://status.example.com/' }).publicUrl).toBe(
+      'https://status.example.com',
+    );
+  });
+});
