@@ -77,6 +77,10 @@ export async function startHerald(options: HeraldOptions): Promise<RunningHerald
   const { config, roles, logger } = options;
   const keys = keysFor(config.prefix);
   const renderer = await Renderer.load({ ...(config.templatesDir !== undefined && { overrideDir: config.templatesDir }) });
+  if (renderer.overridden.length > 0) logger.info({ templates: renderer.overridden }, 'using templates from HERALD_TEMPLATES_DIR');
+  if (renderer.unusedOverrides.length > 0) {
+    logger.warn({ templates: renderer.unusedOverrides }, 'HERALD_TEMPLATES_DIR has templates nothing uses (misnamed?)');
+  }
   const redisServer = await resolveRedis(config.redisUrl, options.dataRoot ?? process.cwd(), logger);
 
   const cleanups: Array<() => Promise<void> | void> = [];
