@@ -73,12 +73,21 @@ export async function redisAnswers(url: string, timeoutMs = 500): Promise<boolea
     enableOfflineQueue: false,
   });
   redis.on('error', () => {});
-  try {
+  // connectTimeout covers only the TCP connect: a listener that accepts and
+  // never replies (not Redis, or a hung one) would stall the ready check and
+  // the PING for ever, so the whole exchange gets the deadline.
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), timeoutMs);
+  });
+  const answers = (async () => {
     await redis.connect();
     return (await redis.ping()) === 'PONG';
-  } catch {
-    return false;
+  })().catch(() => false);
+  try {
+    return await Promise.race([answers, deadline]);
   } finally {
+    clearTimeout(timer);
     redis.disconnect();
   }
 }

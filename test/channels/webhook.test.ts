@@ -134,6 +134,15 @@ describe('WebhookChannel — what a blog receiver gets', () => {
     expect(request?.verification).toMatch(/signature/i);
   });
 
+  it('a request to a path with no registered secret is recorded, unverified', async () => {
+    channel = new WebhookChannel({ allowPrivate: true });
+
+    await channel.send(webhookTarget(receiver.url('/hooks/unknown')), { id: 'dlv_unknown', body: '{"n":1}' });
+
+    const [request] = await receiver.waitFor({ path: '/hooks/unknown' }, 1000);
+    expect(request).toMatchObject({ webhookId: 'dlv_unknown', signatureValid: false, verification: 'unregistered', body: { n: 1 } });
+  });
+
   it('refuses a secret that is not base64, without sending and without quoting it', async () => {
     channel = new WebhookChannel({ allowPrivate: true });
     const secret = 'whsec_not*base64!secret-value';
@@ -149,15 +158,27 @@ describe('WebhookChannel — what a blog receiver gets', () => {
   it('reuses keep-alive connections for sequential deliveries, error answers included', async () => {
     channel = new WebhookChannel({ allowPrivate: true });
     const url = receiver.register('/hooks/keepalive', SECRET);
-    const answers: WebhookStep[] = [200, { status: 400, body: 'x'.repeat(10_000) }, 200, 500, 204, 410, 200, 404, 200, 200];
+    // Bodies big enough that undici cannot just buffer them: an unread one would pin its socket.
+    const big = 'x'.repeat(100_000);
+    const answers: WebhookStep[] = [
+      { status: 200, body: big },
+      { status: 400, body: big },
+      { status: 200, body: big },
+      { status: 500, body: big },
+      204,
+      410,
+      { status: 202, body: big },
+      404,
+      { status: 200, body: big },
+      200,
+    ];
     receiver.respond('/hooks/keepalive', answers);
 
     for (let i = 0; i < answers.length; i++) {
       await channel.send(webhookTarget(url), { id: `dlv_${i}`, body: '{}' }).catch(() => undefined);
     }
 
-    // An unread body would pin its socket, forcing a new connection for the next delivery.
-    // (undici may open a second socket while the first is being released; never more.)
+    // undici may open a second socket while the first is being released; never more.
     const requests = receiver.received('/hooks/keepalive');
     expect(requests).toHaveLength(answers.length);
     expect(new Set(requests.map((r) => r.remotePort)).size).toBeLessThanOrEqual(2);

@@ -24,6 +24,11 @@ export const publicRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, {
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 4096 }, (_req, body, done) => {
     done(null, Object.fromEntries(new URLSearchParams(body as string)));
   });
+  // RFC 8058 §3.2: the one-click POST SHOULD be multipart/form-data (urlencoded MAY be used).
+  // The signed link alone says who leaves, so the body is read, bounded, and not parsed.
+  app.addContentTypeParser('multipart/form-data', { parseAs: 'string', bodyLimit: 4096 }, (_req, body, done) => {
+    done(null, body);
+  });
 
   app.get<{ Params: { id: string } }>('/incidents/:id', async (request, reply) => {
     const incident = await incidents.getWithUpdates(request.params.id);
