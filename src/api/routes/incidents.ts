@@ -9,6 +9,7 @@ import { toDelivery } from '../../domain/delivery.js';
 import type { IncidentUpdate } from '../../domain/incident.js';
 import { planTargets } from '../../pipeline/broadcast.js';
 import { NotFoundError } from '../../store/errors.js';
+import type { NewUpdate } from '../../store/incident-store.js';
 import type { ApiDeps } from '../app.js';
 import { badRequest } from '../errors.js';
 import {
@@ -75,21 +76,22 @@ export const incidentRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = asyn
     },
   );
 
+  /** Posts a commander's update and queues its broadcast: the shape both routes answer with. */
+  async function postUpdate(id: string, input: NewUpdate, log: FastifyBaseLogger) {
+    const update = await incidents.postUpdate(id, input);
+    await broadcast(update, log);
+    const incident = await incidents.get(id);
+    return { update, deliveries: { planned: await planned(incident?.audiences ?? []) } };
+  }
+
   app.post(
     '/incidents/:id/updates',
     { schema: { params: IncidentParams, body: UpdateBody }, config: { scope: 'write' } },
     async (request, reply) => {
-      const { id } = request.params;
-      const update = await incidents.postUpdate(id, {
-        message: request.body.message,
-        ...(request.body.status !== undefined && { status: request.body.status }),
-        kind: 'update',
-        author: request.caller!.name,
-      });
-      await broadcast(update, request.log);
-      const incident = await incidents.get(id);
+      const { message, status } = request.body;
+      const input: NewUpdate = { message, kind: 'update', author: request.caller!.name, ...(status !== undefined && { status }) };
       reply.code(201);
-      return { update, deliveries: { planned: await planned(incident?.audiences ?? []) } };
+      return postUpdate(request.params.id, input, request.log);
     },
   );
 
@@ -97,17 +99,9 @@ export const incidentRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = asyn
     '/incidents/:id/resolve',
     { schema: { params: IncidentParams, body: ResolveBody }, config: { scope: 'write' } },
     async (request, reply) => {
-      const { id } = request.params;
-      const update = await incidents.postUpdate(id, {
-        message: request.body.message,
-        status: 'resolved',
-        kind: 'update',
-        author: request.caller!.name,
-      });
-      await broadcast(update, request.log);
-      const incident = await incidents.get(id);
+      const input: NewUpdate = { message: request.body.message, status: 'resolved', kind: 'update', author: request.caller!.name };
       reply.code(201);
-      return { update, deliveries: { planned: await planned(incident?.audiences ?? []) } };
+      return postUpdate(request.params.id, input, request.log);
     },
   );
 
