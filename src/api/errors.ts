@@ -34,7 +34,9 @@ interface AjvError {
 }
 
 const UNKNOWN_FIELD = 'is not a known field';
-/** How many problems the one-line message names; `details` lists them all. */
+/** Problems listed in `details`: enough to fix a request, not 100,000 lines for 100,000 bad addresses. */
+const MAX_DETAILS = 100;
+/** How many problems the one-line message names; `details` lists up to MAX_DETAILS. */
 const SUMMARY_PROBLEMS = 3;
 
 /** "/commander/email" in "body" → "body.commander.email"; additions name the property. */
@@ -76,7 +78,7 @@ function fromFastify(error: FastifyError): ApiError | null {
     const shown = problems.slice(0, SUMMARY_PROBLEMS).map((p) => `${p.field} ${p.message}`);
     const more = problems.length - shown.length;
     const summary = shown.length > 0 ? `${shown.join('; ')}${more > 0 ? ` (and ${more} more)` : ''}` : 'the request is invalid';
-    return new ApiError(400, 'invalid_request', summary, problems);
+    return new ApiError(400, 'invalid_request', summary, problems.slice(0, MAX_DETAILS));
   }
   switch (error.code) {
     case 'FST_ERR_CTP_INVALID_JSON_BODY':

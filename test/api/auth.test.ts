@@ -58,6 +58,13 @@ describe('API authentication and scopes', () => {
     }
   });
 
+  it('HEAD of a reading route needs a token too', async () => {
+    for (const url of ['/v1/incidents', '/v1/audiences', `/v1/incidents/${incidentId}`]) {
+      expect((await stack.api('HEAD', url, undefined, { token: null })).statusCode, url).toBe(401);
+      expect((await stack.api('HEAD', url, undefined, { token: READ_TOKEN })).statusCode, url).toBe(200);
+    }
+  });
+
   it('a malformed Authorization header is refused with 401, whatever token it carries', async () => {
     const malformed = [
       'Bearer',

@@ -172,6 +172,17 @@ describe('Idempotency-Key on writing routes', () => {
       expect(again.body).not.toContain(audienceSecret);
     });
 
+    it('a replayed DELETE answers its first 204, not 404', async () => {
+      expect((await stack.api('PUT', '/v1/audiences/doomed', {})).statusCode).toBe(200);
+      const first = await stack.api('DELETE', '/v1/audiences/doomed', undefined, withKey('delete-1'));
+      expect(first.statusCode).toBe(204);
+      const again = await stack.api('DELETE', '/v1/audiences/doomed', undefined, withKey('delete-1'));
+      expect(again.statusCode).toBe(204);
+      expect(again.headers['idempotent-replayed']).toBe('true');
+      expect(again.body).toBe('');
+      expectError(await stack.api('DELETE', '/v1/audiences/doomed'), 404, 'not_found');
+    });
+
     it('a key on a reading route is ignored', async () => {
       const first = await stack.api('GET', '/v1/incidents', undefined, withKey('read-1'));
       const again = await stack.api('GET', '/v1/incidents', undefined, withKey('read-1'));

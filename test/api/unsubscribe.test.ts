@@ -64,7 +64,8 @@ describe('given an incident emailed to an audience of two, when one recipient un
 
   it('a tampered link → 400, and nobody is removed', async () => {
     const [payload, signature] = token.split('.') as [string, string];
-    const flipped = `${signature.slice(0, -1)}${signature.endsWith('A') ? 'B' : 'A'}`;
+    // The first character: the last one of a 16-byte base64url value carries 4 padding bits.
+    const flipped = `${signature.startsWith('A') ? 'B' : 'A'}${signature.slice(1)}`;
     const forgedPayload = Buffer.from(JSON.stringify({ e: STAYING, a: ['partners'] })).toString('base64url');
     for (const bad of [`${payload}.${flipped}`, `${forgedPayload}.${signature}`, payload, 'garbage', `${payload}.`]) {
       const page = await stack.api('GET', `/unsubscribe/${bad}`, undefined, { token: null });
@@ -106,5 +107,22 @@ describe('given an incident emailed to an audience of two, when one recipient un
     expect(deliveries.filter((d: { updateId: string }) => d.updateId === res.json().update.id).map((d: { target: string }) => d.target)).toEqual([
       STAYING,
     ]);
+  });
+
+  it('a mail client posting multipart/form-data (RFC 8058 §3.2\'s SHOULD) unsubscribes too', async () => {
+    const address = 'legal@third.example';
+    expect((await stack.api('PUT', '/v1/audiences/legal', { email: { recipients: [address, STAYING] } })).statusCode).toBe(200);
+    await openIncident(stack, { audiences: ['legal'], title: 'Billing delayed' });
+    const [mail] = await stack.smtp.waitFor({ to: address }, 10_000);
+    const path = /^<https:\/\/status\.herald\.test(\/unsubscribe\/[^>]+)>$/.exec(mail!.headers['list-unsubscribe'] ?? '')![1]!;
+    const boundary = '---FormBoundaryjWmhtjORrn';
+    const body = `--${boundary}\r\nContent-Disposition: form-data; name="List-Unsubscribe"\r\n\r\nOne-Click\r\n--${boundary}--\r\n`;
+    const res = await stack.api('POST', path, body, {
+      token: null,
+      headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
+    });
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.json()).toEqual({ unsubscribed: address, audiences: ['legal'] });
+    expect((await stack.api('GET', '/v1/audiences/legal')).json().email.recipients).toEqual([STAYING]);
   });
 });

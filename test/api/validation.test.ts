@@ -46,6 +46,13 @@ describe('API validation', () => {
       }
     });
 
+    it('a body that is not declared as JSON → 415', async () => {
+      const body = JSON.stringify(incidentBody());
+      for (const type of ['text/xml', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x']) {
+        expectError(await stack.api('POST', '/v1/incidents', body, { headers: { 'content-type': type } }), 415, 'unsupported_media_type');
+      }
+    });
+
     it('a body over the 5 MiB limit → 413 body_too_large', async () => {
       const huge = JSON.stringify(incidentBody({ message: 'x'.repeat(5 * 1024 * 1024 + 10) }));
       expectError(await stack.api('POST', '/v1/incidents', huge), 413, 'body_too_large');
