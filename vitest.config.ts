@@ -1,4 +1,5 @@
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,9 +15,11 @@ function trustTestCa(): void {
   const testCa = readFileSync(fileURLToPath(new URL('./test/fixtures/tls/ca.pem', import.meta.url)), 'utf8');
   const existing = process.env.NODE_EXTRA_CA_CERTS;
   if (existing !== undefined && existsSync(existing) && readFileSync(existing, 'utf8').includes(testCa.trim())) return;
-  const bundle = join(mkdtempSync(join(tmpdir(), 'herald-test-ca-')), 'ca-bundle.pem');
   const inherited = existing !== undefined && existsSync(existing) ? `${readFileSync(existing, 'utf8')}\n` : '';
-  writeFileSync(bundle, `${inherited}${testCa}`);
+  const contents = `${inherited}${testCa}`;
+  // Named by its contents, so runs reuse one file instead of leaving one each.
+  const bundle = join(tmpdir(), `herald-test-ca-${createHash('sha256').update(contents).digest('hex').slice(0, 16)}.pem`);
+  if (!existsSync(bundle)) writeFileSync(bundle, contents);
   process.env.NODE_EXTRA_CA_CERTS = bundle;
 }
 trustTestCa();

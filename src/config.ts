@@ -173,7 +173,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
 
   const slackToken = value(env, 'SLACK_BOT_TOKEN');
   const slackApiUrl = url(env, 'SLACK_API_URL', 'https://slack.com/api/', ['http:', 'https:'])!;
-  const slack = slackToken === undefined ? undefined : { token: slackToken, apiUrl: withTrailingSlash(slackApiUrl) };
+  const slack = slackToken === undefined ? undefined : Object.freeze({ token: slackToken, apiUrl: withTrailingSlash(slackApiUrl) });
 
   const xNames = ['X_APP_KEY', 'X_APP_SECRET', 'X_ACCESS_TOKEN', 'X_ACCESS_SECRET'] as const;
   const xValues = xNames.map((n) => value(env, n));
@@ -185,7 +185,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       throw new ConfigError(missing[0]!, `is missing; the X channel needs all of ${xNames.join(', ')}`);
     }
     const [appKey, appSecret, accessToken, accessSecret] = xValues as string[];
-    x = { appKey: appKey!, appSecret: appSecret!, accessToken: accessToken!, accessSecret: accessSecret!, apiUrl: withTrailingSlash(xApiUrl) };
+    x = Object.freeze({ appKey: appKey!, appSecret: appSecret!, accessToken: accessToken!, accessSecret: accessSecret!, apiUrl: withTrailingSlash(xApiUrl) });
   }
 
   const smtpUrl = url(env, 'SMTP_URL', undefined, ['smtp:', 'smtps:']);
@@ -196,7 +196,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     if (!/^(?:[^<>]*<)?[^\s@<>]+@[^\s@<>]+\.?[^\s@<>]*>?$/.test(from)) {
       throw new ConfigError('EMAIL_FROM', `"${from}" is not an email address (e.g. "Status <status@example.com>")`);
     }
-    email = { smtpUrl, from };
+    email = Object.freeze({ smtpUrl, from });
   } else if (from !== undefined) {
     throw new ConfigError('SMTP_URL', 'is required when EMAIL_FROM is set');
   }

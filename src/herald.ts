@@ -97,7 +97,8 @@ export async function startHerald(options: HeraldOptions): Promise<RunningHerald
 
   try {
     const serving = roles.has('api');
-    // The API's connection fails fast; a workers-only process may wait for Redis.
+    // The API's connection fails fast (a 503 within a second while Redis is away);
+    // a workers-only process's connection waits and retries instead.
     const redis = await connectRedis(redisServer.url, serving ? 'api' : 'worker', `herald-${[...roles].join('+')}`);
     cleanups.push(() => redis.quit().then(() => undefined));
 
@@ -152,6 +153,8 @@ export async function startHerald(options: HeraldOptions): Promise<RunningHerald
         );
         worker.on('error', (error) => logger.warn({ queue: worker.name, err: error.message }, 'worker error'));
       }
+      // Until its connections are up, a worker closed by an early signal errors with nobody listening.
+      await Promise.all(workers.map((w) => w.waitUntilReady()));
       const stopSweeper = startBroadcastSweeper(workerStores.incidents, workerQueues, logger);
       cleanups.push(async () => {
         stopSweeper();

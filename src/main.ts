@@ -9,8 +9,9 @@
  * Redis; exits 0 after a clean shutdown on SIGTERM or SIGINT.
  */
 import { parseArgs } from 'node:util';
+import { destination } from 'pino';
 import { ConfigError, loadConfig } from './config.js';
-import { startHerald, type Role } from './herald.js';
+import { startHerald, type Role, type RunningHerald } from './herald.js';
 import { createLogger } from './logger.js';
 import { RedisUnavailableError } from './redis/private-server.js';
 import { TemplateError } from './render/templates.js';
@@ -48,26 +49,16 @@ async function main(): Promise<void> {
     if (error instanceof ConfigError) fail(`configuration: ${error.message}`);
     throw error;
   }
-  const logger = createLogger(config.logLevel);
-  let herald;
-  try {
-    herald = await startHerald({ config, roles: roles(values.role), logger });
-  } catch (error) {
-    if (error instanceof TemplateError) fail(`template: ${error.message}`);
-    if (error instanceof RedisUnavailableError) fail(error.message);
-    if (error instanceof Error && /listen|EADDRINUSE|EACCES/.test(error.message)) fail(`cannot listen: ${error.message}`);
-    throw error;
-  }
-  const running = herald;
-  let stopping = false;
-  const shutdown = (signal: NodeJS.Signals): void => {
-    if (stopping) {
-      logger.warn({ signal }, 'second signal: exiting now');
-      process.exit(1);
-    }
-    stopping = true;
+  // Synchronous writes: every exit below is a process.exit, which would drop
+  // lines still queued in pino's default asynchronous stream ("stopped cleanly" among them).
+  const logger = createLogger(config.logLevel, destination({ dest: 1, sync: true }));
+  // Signals are handled from the start: one that arrives while Herald is
+  // still starting stops it as soon as it is up (a private Redis included).
+  let stopping: NodeJS.Signals | undefined;
+  let running: RunningHerald | undefined;
+  const stop = (herald: RunningHerald, signal: NodeJS.Signals): void => {
     logger.info({ signal }, 'shutting down: no new requests, finishing in-flight deliveries');
-    running.stop().then(
+    herald.stop().then(
       () => {
         logger.info('stopped cleanly');
         process.exit(0);
@@ -78,11 +69,38 @@ async function main(): Promise<void> {
       },
     );
   };
-  process.on('SIGTERM', shutdown);
-  process.on('SIGINT', shutdown);
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stopping !== undefined) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    stopping = signal;
+    if (running !== undefined) stop(running, signal);
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+
+  try {
+    running = await startHerald({ config, roles: roles(values.role), logger });
+  } catch (error) {
+    if (error instanceof TemplateError) fail(`template: ${oneLine(error.message)}`);
+    if (error instanceof RedisUnavailableError) fail(error.message);
+    if (error instanceof Error && /listen|EADDRINUSE|EACCES/.test(error.message)) fail(`cannot listen: ${error.message}`);
+    throw error;
+  }
+  if (stopping !== undefined) return stop(running, stopping);
   // A workers-only process serves no URL; this line tells its operator (and
   // a supervisor) that startup is over and a signal now stops it cleanly.
   if (running.url === undefined) logger.info('Herald workers running (no HTTP in this role)');
+}
+
+/** Handlebars' parse errors carry a code excerpt over several lines. */
+function oneLine(message: string): string {
+  return message
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '')
+    .join(' | ');
 }
 
 main().catch((error: unknown) => {

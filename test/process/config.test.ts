@@ -78,6 +78,27 @@ describe('loadConfig', () => {
     expect(error.message).not.toContain('other-token-0123');
   });
 
+  it.each([
+    [{ HERALD_PREFIX: 'herald prod' }, 'HERALD_PREFIX', /may contain only/],
+    [{ HERALD_SIGNING_SECRET: 'too-short' }, 'HERALD_SIGNING_SECRET', /at least 32 characters/],
+    [{ HERALD_REMINDER_LEAD_SECONDS: '-5' }, 'HERALD_REMINDER_LEAD_SECONDS', /whole number/],
+    [{ HERALD_PUBLIC_URL: 'ftp://status.example.com' }, 'HERALD_PUBLIC_URL', /must use http: or https:/],
+    [{ SLACK_API_URL: 'slack.com/api' }, 'SLACK_API_URL', /is not a valid URL/],
+    [{ EMAIL_FROM: 'status@example.com' }, 'SMTP_URL', /is required when EMAIL_FROM is set/],
+    [{ SMTP_URL: 'smtp://mail.example', EMAIL_FROM: 'not an address' }, 'EMAIL_FROM', /is not an email address/],
+    [{ HERALD_SHUTDOWN_GRACE_MS: '1e3' }, 'HERALD_SHUTDOWN_GRACE_MS', /whole number/],
+  ])('refuses %o, naming %s', (env, variable, problem) => {
+    let thrown: unknown;
+    try {
+      loadConfig({ HERALD_API_TOKENS: TOKENS, ...env });
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(ConfigError);
+    expect((thrown as ConfigError).variable).toBe(variable);
+    expect((thrown as ConfigError).message).toMatch(problem);
+  });
+
   it('enables each channel whose credentials are all present', () => {
     const config = loadConfig({
       HERALD_API_TOKENS: TOKENS,
@@ -92,6 +113,8 @@ describe('loadConfig', () => {
       EMAIL_FROM: 'Status <status@example.com>',
     });
     expect([...config.enabledChannels].sort()).toEqual(['email', 'slack', 'webhook', 'x']);
+    // Frozen all the way down: a channel's settings cannot be changed after startup either.
+    expect([config.slack, config.x, config.email].every((c) => Object.isFrozen(c))).toBe(true);
     // API base URLs get the trailing slash relative paths are resolved against.
     expect(config.slack).toEqual({ token: 'xoxb-slack-token', apiUrl: 'http://127.0.0.1:9/api/' });
     expect(config.x).toEqual({ appKey: 'k', appSecret: 's', accessToken: 't', accessSecret: 'a', apiUrl: 'https://127.0.0.1:9/2/' });
@@ -101,7 +124,7 @@ describe('loadConfig', () => {
   it('reads the numbers, the flags and the URLs it is given', () => {
     const config = loadConfig({
       HERALD_API_TOKENS: TOKENS,
-      PORT: '0',
+      PORT: '9090',
       HOST: '0.0.0.0',
       REDIS_URL: 'rediss://redis.internal:6380',
       HERALD_PREFIX: '{herald}',
@@ -112,7 +135,7 @@ describe('loadConfig', () => {
       HERALD_TEMPLATES_DIR: ' /etc/herald/templates ',
     });
     expect(config).toMatchObject({
-      port: 0,
+      port: 9090,
       host: '0.0.0.0',
       redisUrl: 'rediss://redis.internal:6380',
       prefix: '{herald}',
@@ -122,8 +145,12 @@ describe('loadConfig', () => {
       webhookAllowPrivate: true,
       templatesDir: '/etc/herald/templates',
       // A wildcard bind address is no place to send a reader: links use loopback.
-      publicUrl: 'http://127.0.0.1:0',
+      publicUrl: 'http://127.0.0.1:9090',
     });
+  });
+
+  it('accepts PORT=0 (any free port)', () => {
+    expect(loadConfig({ HERALD_API_TOKENS: TOKENS, PORT: '0' }).port).toBe(0);
   });
 
   it('treats a blank variable as unset', () => {

@@ -3,7 +3,9 @@
  * stderr naming the variable and what is wrong, nothing on stdout, and never
  * a secret — whichever variable was at fault.
  */
-import { afterAll, describe, expect, it } from 'vitest';
+import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:net';
+import { afterAll, describe, expect, inject, it, onTestFinished } from 'vitest';
 import { freePort } from '../support/global-redis.js';
 import { killAllChildren, processEnv, runHeraldToExit } from '../support/process.js';
 
@@ -150,6 +152,29 @@ describe('a Redis that cannot be reached at startup', () => {
       `herald: cannot connect to Redis at redis://default:***@127.0.0.1:${port} (connect ECONNREFUSED 127.0.0.1:${port}); check REDIS_URL and that Redis is running`,
     );
     expect(`${run.stdout}${run.stderr}`).not.toContain(REDIS_PASSWORD);
+  });
+});
+
+describe('a port already taken', () => {
+  it('is refused in one line after Redis was reached, with exit code 1', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', () => resolve()));
+    onTestFinished(() => new Promise<void>((resolve) => taken.close(() => resolve())));
+    const address = taken.address();
+    const port = typeof address === 'object' && address !== null ? address.port : 0;
+
+    const run = await runHeraldToExit(
+      processEnv({
+        HERALD_API_TOKENS: `ops:${API_TOKEN}:write`,
+        REDIS_URL: inject('redisUrl'),
+        HERALD_PREFIX: `proc-${randomUUID().slice(0, 8)}`,
+        PORT: String(port),
+      }),
+    );
+    expect(run.code, run.stderr).toBe(1);
+    const lines = run.stderr.trimEnd().split('\n');
+    expect(lines, run.stderr).toHaveLength(1);
+    expect(lines[0]).toMatch(new RegExp(`^herald: cannot listen: .*EADDRINUSE.*127\\.0\\.0\\.1:${port}`));
   });
 });
 

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, inject, it, onTestFinished } from 'vitest';
+import { afterAll, describe, expect, inject, it } from 'vitest';
 import { freePort } from '../support/global-redis.js';
 import { killAllChildren, PROJECT_ROOT, processEnv, runHeraldToExit, spawnHerald } from '../support/process.js';
 
@@ -67,7 +67,7 @@ describe('a broken template in HERALD_TEMPLATES_DIR', () => {
 });
 
 describe('a valid override of one file', () => {
-  it('starts, and renders that file from the override and the others from the built-in templates', async () => {
+  it('starts, and renders that file from the override and the others from the built-in templates', async ({ onTestFinished }) => {
     const builtin = readFileSync(join(PROJECT_ROOT, 'templates', 'slack', 'update.hbs'), 'utf8');
     const dir = templatesDir({ 'slack/update.hbs': `OVERRIDDEN-MARKER\n${builtin}` });
     const herald = spawnHerald(
@@ -79,8 +79,7 @@ describe('a valid override of one file', () => {
       }),
     );
     onTestFinished(() => herald.kill());
-    const listening = await herald.waitForLog(/^Herald listening on /);
-    const url = String(listening.url);
+    const url = await herald.listening();
 
     const preview = async (kind: string): Promise<{ slack: unknown }> => {
       const response = await fetch(`${url}/v1/preview`, {

@@ -30,6 +30,8 @@ export interface HeraldProcess {
   logs(): LogLine[];
   /** Resolves with the first log line whose `msg` matches; rejects if Herald exits first or after `timeoutMs`. */
   waitForLog(msg: RegExp, timeoutMs?: number): Promise<LogLine>;
+  /** Waits for the one line naming the URL Herald listens on (`Herald listening on http://…`) and returns that URL. */
+  listening(timeoutMs?: number): Promise<string>;
   /** Resolves when the process has exited. */
   readonly exited: Promise<Exit>;
   /** Resolves with the exit, or rejects after `timeoutMs` (the process is then killed). */
@@ -87,25 +89,33 @@ export function spawnHerald(env: Record<string, string>, args: readonly string[]
     });
   const describe = (): string => `\n--- stdout ---\n${out}\n--- stderr ---\n${err}`;
 
+  const waitForLog = async (msg: RegExp, timeoutMs = 20_000): Promise<LogLine> => {
+    const deadline = Date.now() + timeoutMs;
+    let gone = false;
+    void exited.then(() => {
+      gone = true;
+    });
+    for (;;) {
+      const line = logs().find((l) => msg.test(l.msg));
+      if (line !== undefined) return line;
+      if (gone) throw new Error(`Herald exited before logging ${msg}${describe()}`);
+      if (Date.now() > deadline) throw new Error(`no log line matching ${msg} within ${timeoutMs} ms${describe()}`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  };
+
   return {
     child,
     stdout: () => out,
     stderr: () => err,
     logs,
     exited,
-    async waitForLog(msg, timeoutMs = 20_000) {
-      const deadline = Date.now() + timeoutMs;
-      let gone = false;
-      void exited.then(() => {
-        gone = true;
-      });
-      for (;;) {
-        const line = logs().find((l) => msg.test(l.msg));
-        if (line !== undefined) return line;
-        if (gone) throw new Error(`Herald exited before logging ${msg}${describe()}`);
-        if (Date.now() > deadline) throw new Error(`no log line matching ${msg} within ${timeoutMs} ms${describe()}`);
-        await new Promise((r) => setTimeout(r, 25));
-      }
+    waitForLog,
+    async listening(timeoutMs) {
+      const line = await waitForLog(/^Herald listening on /, timeoutMs);
+      const url = /^Herald listening on (http:\/\/\S+)$/.exec(line.msg)?.[1];
+      if (url === undefined) throw new Error(`the listening line names no URL: ${line.msg}`);
+      return url;
     },
     kill: () => killChild(child),
     async waitForExit(timeoutMs = 20_000) {

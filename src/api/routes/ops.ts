@@ -10,7 +10,7 @@ const READY_TIMEOUT_MS = 1000;
 export const opsRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, { deps }) => {
   app.get('/healthz', async () => ({ status: 'ok' }));
 
-  app.get('/readyz', async (_request, reply) => {
+  app.get('/readyz', async (request, reply) => {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error('timed out')), READY_TIMEOUT_MS);
@@ -19,7 +19,8 @@ export const opsRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, { de
       await Promise.race([deps.redis.ping(), timeout]);
       return { status: 'ready', redis: 'ok' };
     } catch (error) {
-      return reply.code(503).send({ status: 'unavailable', redis: error instanceof Error ? error.message : 'unreachable' });
+      request.log.warn({ err: error instanceof Error ? error.message : error }, 'readiness: Redis unreachable');
+      return reply.code(503).send({ status: 'unavailable', redis: 'unreachable' });
     } finally {
       clearTimeout(timer);
     }
