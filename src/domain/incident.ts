@@ -10,11 +10,39 @@ export const STATUSES = ['investigating', 'identified', 'monitoring', 'resolved'
 export type IncidentStatus = (typeof STATUSES)[number];
 
 /**
- * What an update is, which selects the template it is rendered from.
+ * What an incident update is, which selects the template it is rendered from.
  * `holding` is the statement Herald broadcasts itself when the cadence lapses.
  */
-export const UPDATE_KINDS = ['opened', 'update', 'holding', 'resolved'] as const;
+export const INCIDENT_KINDS = ['opened', 'update', 'holding', 'resolved'] as const;
+export type IncidentKind = (typeof INCIDENT_KINDS)[number];
+
+/** The announcements of a scheduled maintenance, each a template of its own. */
+export const MAINTENANCE_KINDS = [
+  'maintenance-scheduled',
+  'maintenance-reminder',
+  'maintenance-started',
+  'maintenance-completed',
+  'maintenance-rescheduled',
+  'maintenance-cancelled',
+] as const;
+export type MaintenanceKind = (typeof MAINTENANCE_KINDS)[number];
+
+/** Everything broadcast to audiences. */
+export const UPDATE_KINDS = [...INCIDENT_KINDS, ...MAINTENANCE_KINDS] as const;
 export type UpdateKind = (typeof UPDATE_KINDS)[number];
+
+/**
+ * Messages to the commander only, never to audiences; Slack DM and email, so
+ * only those channels have templates for them.
+ */
+export const COMMANDER_KINDS = ['reminder', 'delivery-failed'] as const;
+export type CommanderKind = (typeof COMMANDER_KINDS)[number];
+
+export const MAINTENANCE_STATUSES = ['scheduled', 'in_progress', 'completed', 'cancelled'] as const;
+export type MaintenanceStatus = (typeof MAINTENANCE_STATUSES)[number];
+
+/** The status an update reports: an incident's, or a maintenance's. */
+export type UpdateStatus = IncidentStatus | MaintenanceStatus;
 
 /** The person running the incident; reminders go to them, never to audiences. */
 export interface Commander {
@@ -29,11 +57,20 @@ export interface IncidentUpdate {
   incidentId: string;
   seq: number;
   kind: UpdateKind;
-  status: IncidentStatus;
+  status: UpdateStatus;
   message: string;
   /** The token name that posted it, or `"herald"` for a holding statement. */
   author: string;
   postedAt: string;
+  /** Maintenance announcements only: the window as it stood when this was posted. */
+  maintenance?: MaintenanceWindow;
+}
+
+/** When a maintenance happens; on a reschedule, also when it was to happen. */
+export interface MaintenanceWindow {
+  startsAt: string;
+  endsAt: string;
+  previous?: { startsAt: string; endsAt: string };
 }
 
 export interface Incident {

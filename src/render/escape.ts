@@ -45,6 +45,16 @@ export function escapeSlackUrl(url: string): string {
   return url.replace(SLACK_CONTROL, (c) => SLACK_CONTROL_ENTITIES[c] ?? c).replaceAll('|', '%7C');
 }
 
+/**
+ * Text placed in a Slack code span or block (a curl line, a target): Slack
+ * applies no formatting there, but `&`, `<` and `>` are still its control
+ * characters. No zero-width spaces: pasted into a shell they would break the
+ * command (`$HERALD_TOKEN` is not `$HERALD\u200B_TOKEN`).
+ */
+export function escapeSlackCode(text: string): string {
+  return text.replace(SLACK_CONTROL, (c) => SLACK_CONTROL_ENTITIES[c] ?? c);
+}
+
 // Characters that are Markdown anywhere on a line (CommonMark + GFM strikethrough
 // and tables). `&` too: `&lt;` would otherwise be read as an entity. Any ASCII
 // punctuation may be backslash-escaped in CommonMark, so escaping is always safe.
@@ -96,5 +106,17 @@ export const ESCAPE_URL: Readonly<Record<Escaping, (url: string) => string>> = {
   html: escapeHtml,
   slack: escapeSlackUrl,
   markdown: escapeMarkdownUrl,
+  plain: identity,
+};
+
+/**
+ * The code escaper of each escaping, for text shown literally in a code span
+ * or block (`<code>` in HTML). Markdown code is literal as it stands: the
+ * template's fence must only be longer than any run of backticks in the text.
+ */
+export const ESCAPE_CODE: Readonly<Record<Escaping, (text: string) => string>> = {
+  html: escapeHtml,
+  slack: escapeSlackCode,
+  markdown: identity,
   plain: identity,
 };

@@ -1,12 +1,14 @@
 /**
- * Rendering an incident update for each channel from the compiled templates.
+ * Rendering an incident update, a maintenance announcement or a message to
+ * the commander for each channel from the compiled templates.
  */
-import { UPDATE_KINDS } from '../domain/incident.js';
 import {
+  BUILTIN_KINDS,
   builtinTemplatesDir,
   loadTemplates,
   type Channel,
-  type CompiledKind,
+  type CompiledParts,
+  type KindsByChannel,
   type LoadedTemplates,
 } from './templates.js';
 import type { RenderContext, RenderedByChannel } from './types.js';
@@ -16,10 +18,12 @@ export interface RendererOptions {
   /** The operator's templates directory (`HERALD_TEMPLATES_DIR`); missing files fall back to the built-in ones. */
   overrideDir?: string;
   /**
-   * The kinds to load templates for.
-   * @defaultValue {@link UPDATE_KINDS}
+   * The kinds to load templates for, per channel (see `onEveryChannel` for
+   * the same kinds everywhere).
+   * @defaultValue {@link BUILTIN_KINDS}: every update kind on every channel,
+   * the commander kinds on Slack and email only
    */
-  kinds?: readonly string[];
+  kinds?: KindsByChannel;
   /**
    * The built-in templates directory.
    * @defaultValue {@link builtinTemplatesDir}()
@@ -27,19 +31,19 @@ export interface RendererOptions {
   builtinDir?: string;
 }
 
-type ChannelRenderer<C extends Channel> = (templates: CompiledKind, ctx: RenderContext) => RenderedByChannel[C];
+type ChannelRenderer<C extends Channel> = (templates: CompiledParts<C>, ctx: RenderContext) => RenderedByChannel[C];
 
 /** Headers and titles are one line: a newline in a title must not become a header break. */
 const oneLine = (text: string): string => text.replace(/\s+/g, ' ').trim();
 
 const RENDER: { readonly [C in Channel]: ChannelRenderer<C> } = {
-  slack: (t, ctx) => ({ text: t.slack.text(ctx).trim() }),
+  slack: (t, ctx) => ({ text: t.text(ctx).trim() }),
   x: (t, ctx) => {
-    const text = fitToPost(t.x.text(ctx).trim(), ctx.incident.url);
+    const text = fitToPost(t.text(ctx).trim(), ctx.incident.url);
     return { text, weightedLength: weightedLength(text) };
   },
-  email: (t, ctx) => ({ subject: oneLine(t.email.subject(ctx)), text: t.email.text(ctx), html: t.email.html(ctx) }),
-  webhook: (t, ctx) => ({ title: oneLine(t.webhook.title(ctx)), html: t.webhook.html(ctx), markdown: t.webhook.markdown(ctx) }),
+  email: (t, ctx) => ({ subject: oneLine(t.subject(ctx)), text: t.text(ctx), html: t.html(ctx) }),
+  webhook: (t, ctx) => ({ title: oneLine(t.title(ctx)), html: t.html(ctx), markdown: t.markdown(ctx) }),
 };
 
 /**
@@ -54,14 +58,14 @@ export class Renderer {
   static async load(opts: RendererOptions = {}): Promise<Renderer> {
     const templates = await loadTemplates({
       builtinDir: opts.builtinDir ?? builtinTemplatesDir(),
-      kinds: opts.kinds ?? UPDATE_KINDS,
+      kinds: opts.kinds ?? BUILTIN_KINDS,
       ...(opts.overrideDir !== undefined ? { overrideDir: opts.overrideDir } : {}),
     });
     return new Renderer(templates);
   }
 
-  /** The kinds this renderer has templates for. */
-  get kinds(): readonly string[] {
+  /** The kinds this renderer has templates for, per channel. */
+  get kinds(): KindsByChannel {
     return this.templates.kinds;
   }
 
@@ -75,27 +79,39 @@ export class Renderer {
     return this.templates.unusedOverrides;
   }
 
-  /** What `channel` sends for an update of `kind`. X text is already cut to fit one post. */
-  render<C extends keyof RenderedByChannel>(channel: C, kind: string, ctx: RenderContext): RenderedByChannel[C] {
-    const renderChannel: ChannelRenderer<C> = RENDER[channel];
-    return renderChannel(this.forKind(kind), ctx);
+  /** Whether `channel` has templates for `kind` (the commander kinds exist on Slack and email only). */
+  has(channel: Channel, kind: string): boolean {
+    return this.templates.forKind(channel, kind) !== undefined;
   }
 
-  /** What every channel sends for an update of `kind` (the preview). */
+  /**
+   * What `channel` sends for a message of `kind`. X text is already cut to fit one post.
+   * @throws RangeError when `channel` has no templates for `kind`.
+   */
+  render<C extends Channel>(channel: C, kind: string, ctx: RenderContext): RenderedByChannel[C] {
+    const renderChannel: ChannelRenderer<C> = RENDER[channel];
+    return renderChannel(this.forKind(channel, kind), ctx);
+  }
+
+  /**
+   * What every channel sends for an update of `kind` (the preview).
+   * @throws RangeError when a channel has no templates for `kind`, as for the commander kinds.
+   */
   renderAll(kind: string, ctx: RenderContext): RenderedByChannel {
-    const templates = this.forKind(kind);
     return {
-      slack: RENDER.slack(templates, ctx),
-      x: RENDER.x(templates, ctx),
-      email: RENDER.email(templates, ctx),
-      webhook: RENDER.webhook(templates, ctx),
+      slack: this.render('slack', kind, ctx),
+      x: this.render('x', kind, ctx),
+      email: this.render('email', kind, ctx),
+      webhook: this.render('webhook', kind, ctx),
     };
   }
 
-  private forKind(kind: string): CompiledKind {
-    const templates = this.templates.forKind(kind);
+  private forKind<C extends Channel>(channel: C, kind: string): CompiledParts<C> {
+    const templates = this.templates.forKind(channel, kind);
     if (templates === undefined) {
-      throw new RangeError(`no templates loaded for kind ${JSON.stringify(kind)} (loaded: ${this.kinds.join(', ')})`);
+      throw new RangeError(
+        `no ${channel} templates loaded for kind ${JSON.stringify(kind)} (${channel} has: ${this.kinds[channel].join(', ') || 'none'})`,
+      );
     }
     return templates;
   }

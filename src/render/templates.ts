@@ -1,7 +1,7 @@
 /**
- * Loading the templates: every file a kind needs, from the operator's
- * directory when it has that file and from the built-in `templates/`
- * otherwise, checked and compiled once at startup.
+ * Loading the templates: every file each channel's kinds need, from the
+ * operator's directory when it has that file and from the built-in
+ * `templates/` otherwise, checked and compiled once at startup.
  */
 import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
@@ -10,7 +10,15 @@ import { fileURLToPath } from 'node:url';
 
 import Handlebars from 'handlebars';
 
-import { UPDATE_KINDS, type UpdateKind } from '../domain/incident.js';
+import {
+  COMMANDER_KINDS,
+  MAINTENANCE_KINDS,
+  UPDATE_KINDS,
+  type CommanderKind,
+  type MaintenanceKind,
+  type MaintenanceStatus,
+  type UpdateKind,
+} from '../domain/incident.js';
 import { ESCAPE_TEXT, type Escaping } from './escape.js';
 import { createHelpers } from './helpers.js';
 import type { RenderContext, RenderedByChannel } from './types.js';
@@ -64,8 +72,28 @@ export type PartOf<C extends Channel> = (typeof CHANNEL_PARTS)[C][number]['part'
 /** A compiled template: context in, text out. */
 export type CompiledTemplate = (ctx: RenderContext) => string;
 
-/** The compiled templates of one kind, by channel and part. */
-export type CompiledKind = { readonly [C in Channel]: Readonly<Record<PartOf<C>, CompiledTemplate>> };
+/** The compiled templates of one kind on channel `C`, by part. */
+export type CompiledParts<C extends Channel> = Readonly<Record<PartOf<C>, CompiledTemplate>>;
+
+/** Which kinds each channel has templates for. */
+export type KindsByChannel = { readonly [C in Channel]: readonly string[] };
+
+/**
+ * The built-in kinds of each channel. Updates go to audiences on every
+ * channel; commander messages are a Slack DM or an email, so only those two
+ * channels have templates for them.
+ */
+export const BUILTIN_KINDS: KindsByChannel = Object.freeze({
+  slack: Object.freeze([...UPDATE_KINDS, ...COMMANDER_KINDS]),
+  x: UPDATE_KINDS,
+  email: Object.freeze([...UPDATE_KINDS, ...COMMANDER_KINDS]),
+  webhook: UPDATE_KINDS,
+});
+
+/** The same kinds on every channel. */
+export function onEveryChannel(kinds: readonly string[]): KindsByChannel {
+  return Object.freeze(Object.fromEntries(CHANNELS.map((channel) => [channel, kinds])) as Record<Channel, readonly string[]>);
+}
 
 /** `templates/<channel>/_<name>.hbs` is partial `<name>` of that channel. */
 const PARTIAL_FILE = /^_([A-Za-z0-9][\w.-]*)\.hbs$/;
@@ -77,8 +105,12 @@ export interface LoadTemplatesOptions {
   builtinDir: string;
   /** The operator's templates (`HERALD_TEMPLATES_DIR`); each file present here wins over the built-in one. */
   overrideDir?: string;
-  /** The kinds to load, e.g. {@link UPDATE_KINDS}; each needs every file of {@link CHANNEL_PARTS}. */
-  kinds: readonly string[];
+  /**
+   * The kinds to load on each channel, e.g. {@link BUILTIN_KINDS}; each needs
+   * every file of {@link CHANNEL_PARTS} for that channel, and a channel has
+   * no files for the kinds it does not list.
+   */
+  kinds: KindsByChannel;
   /**
    * The contexts each template is trial-rendered with at load.
    * @defaultValue {@link sampleRenderContexts}
@@ -87,9 +119,9 @@ export interface LoadTemplatesOptions {
 }
 
 export interface LoadedTemplates {
-  readonly kinds: readonly string[];
-  /** The compiled templates of `kind`, or undefined when that kind was not loaded. */
-  forKind(kind: string): CompiledKind | undefined;
+  readonly kinds: KindsByChannel;
+  /** The compiled templates of `kind` on `channel`, or undefined when that channel has no such kind. */
+  forKind<C extends Channel>(channel: C, kind: string): CompiledParts<C> | undefined;
   /** Files taken from the override directory, relative to it (e.g. `slack/opened.hbs`). */
   readonly overridden: readonly string[];
   /** `.hbs` files in the override directory that no kind or partial uses (a typo in a name?). */
@@ -113,20 +145,27 @@ export function builtinTemplatesDir(from: string | URL = import.meta.url): strin
 
 /** Reads, checks and compiles every template of `kinds`; throws {@link TemplateError} on the first problem. */
 export async function loadTemplates(options: LoadTemplatesOptions): Promise<LoadedTemplates> {
-  const { builtinDir, overrideDir, kinds } = options;
+  const { builtinDir, overrideDir } = options;
   const sampleContexts = options.sampleContexts ?? sampleRenderContexts;
-  for (const kind of kinds) {
+  for (const kind of CHANNELS.flatMap((channel) => options.kinds[channel])) {
     if (!KIND_NAME.test(kind)) throw new TemplateError(`invalid template kind ${JSON.stringify(kind)}`);
   }
+  const kinds: KindsByChannel = Object.freeze({
+    slack: Object.freeze([...new Set(options.kinds.slack)]),
+    x: Object.freeze([...new Set(options.kinds.x)]),
+    email: Object.freeze([...new Set(options.kinds.email)]),
+    webhook: Object.freeze([...new Set(options.kinds.webhook)]),
+  });
   if (overrideDir !== undefined && !existsSync(overrideDir)) {
     throw new TemplateError(`the templates directory ${overrideDir} does not exist`, overrideDir);
   }
 
   const sources = new SourceFiles(builtinDir, overrideDir);
-  const compiled = new Map<string, Record<string, Record<string, CompiledTemplate>>>();
-  for (const kind of kinds) compiled.set(kind, {});
+  const compiled = new Map<Channel, Map<string, Readonly<Record<string, CompiledTemplate>>>>();
 
   for (const channel of CHANNELS) {
+    const byKind = new Map<string, Readonly<Record<string, CompiledTemplate>>>();
+    compiled.set(channel, byKind);
     const partials = await sources.partials(channel);
     const environments = new Map<Escaping, ChannelEnvironment>();
     const environmentFor = (escaping: Escaping): ChannelEnvironment => {
@@ -138,7 +177,7 @@ export async function loadTemplates(options: LoadTemplatesOptions): Promise<Load
       return environment;
     };
 
-    for (const kind of kinds) {
+    for (const kind of kinds[channel]) {
       const parts: Record<string, CompiledTemplate> = {};
       for (const spec of CHANNEL_PARTS[channel]) {
         const file = await sources.read(`${channel}/${kind}${spec.suffix}`);
@@ -147,17 +186,15 @@ export async function loadTemplates(options: LoadTemplatesOptions): Promise<Load
         for (const ctx of sampleContexts(kind)) trialRender(template, ctx, file.path);
         parts[spec.part] = template;
       }
-      const kindTemplates = compiled.get(kind);
-      if (kindTemplates !== undefined) kindTemplates[channel] = parts;
+      byKind.set(kind, Object.freeze(parts));
     }
   }
 
   const unusedOverrides = await sources.unusedOverrides();
-  const frozen = new Map<string, CompiledKind>();
-  for (const [kind, channels] of compiled) frozen.set(kind, Object.freeze(channels) as unknown as CompiledKind);
   return Object.freeze({
-    kinds: Object.freeze([...kinds]),
-    forKind: (kind: string) => frozen.get(kind),
+    kinds,
+    // Every part of CHANNEL_PARTS[channel] was set above, so the record is whole.
+    forKind: <C extends Channel>(channel: C, kind: string) => compiled.get(channel)?.get(kind) as CompiledParts<C> | undefined,
     overridden: Object.freeze(sources.overridden()),
     unusedOverrides: Object.freeze(unusedOverrides),
   });
@@ -441,23 +478,37 @@ function checkNames(file: SourceFile, helpers: ReadonlySet<string>, partials: Re
 
 /**
  * Realistic contexts every template is trial-rendered with at load: one with
- * every optional field filled, one with none, so both branches of the usual
+ * every optional field filled, one with only what the kind is about (its
+ * maintenance window, reminder or failure), so both branches of the usual
  * `{{#if}}`s run.
  */
 export function sampleRenderContexts(kind: string): RenderContext[] {
   const full = sampleRenderContext(kind);
+  const { opening: _opening, unsubscribeUrl: _unsubscribeUrl, reminder, ...rest } = full;
   const bare: RenderContext = {
+    ...rest,
     incident: { ...full.incident, commander: null, components: [] },
     update: { ...full.update, seq: 1 },
     nextUpdateDueAt: null,
+    ...(reminder !== undefined && { reminder: { dueAt: reminder.dueAt, updateUrl: reminder.updateUrl, curl: reminder.curl } }),
   };
   return [full, bare];
 }
 
 /** A realistic context for `kind`, as the preview route or the tests may use. */
 export function sampleRenderContext(kind: string): RenderContext {
+  if (isKindOf(MAINTENANCE_KINDS, kind)) return sampleMaintenanceContext(kind);
+  if (isKindOf(COMMANDER_KINDS, kind)) return sampleCommanderContext(kind);
+  return sampleIncidentContext(kind);
+}
+
+function isKindOf<K extends string>(kinds: readonly K[], kind: string): kind is K {
+  return (kinds as readonly string[]).includes(kind);
+}
+
+function sampleIncidentContext(kind: string): RenderContext {
   const resolved = kind === 'resolved';
-  const updateKind: UpdateKind = (UPDATE_KINDS as readonly string[]).includes(kind) ? (kind as UpdateKind) : 'update';
+  const updateKind: UpdateKind = isKindOf(UPDATE_KINDS, kind) ? kind : 'update';
   const opening: RenderContext['update'] = {
     id: '01HZX0SAMPLEUPDATE0000001',
     seq: 1,
@@ -497,5 +548,103 @@ export function sampleRenderContext(kind: string): RenderContext {
     nextUpdateDueAt: resolved ? null : '2024-05-14T14:00:00.000Z',
     opening,
     unsubscribeUrl: 'https://status.example.com/v1/unsubscribe?token=sample',
+  };
+}
+
+/** What each announcement of the sample maintenance says, and when. */
+const SAMPLE_MAINTENANCE_UPDATES: Readonly<
+  Record<MaintenanceKind, { status: MaintenanceStatus; message: string; author: string; postedAt: string }>
+> = {
+  'maintenance-scheduled': {
+    status: 'scheduled',
+    message: 'We will upgrade the primary database. The API may reject writes for up to 10 minutes; the dashboard stays readable throughout.',
+    author: 'dana',
+    postedAt: '2024-05-07T09:00:00.000Z',
+  },
+  'maintenance-reminder': {
+    status: 'scheduled',
+    message: 'We will upgrade the primary database. The API may reject writes for up to 10 minutes; the dashboard stays readable throughout.',
+    author: 'herald',
+    postedAt: '2024-05-13T02:00:00.000Z',
+  },
+  'maintenance-started': {
+    status: 'in_progress',
+    message: 'The database upgrade has started. Writes through the API may be rejected for a few minutes.',
+    author: 'herald',
+    postedAt: '2024-05-14T02:00:00.000Z',
+  },
+  'maintenance-completed': {
+    status: 'completed',
+    message: 'The upgrade is complete and every service is operating normally.',
+    author: 'dana',
+    postedAt: '2024-05-14T03:40:00.000Z',
+  },
+  'maintenance-rescheduled': {
+    status: 'scheduled',
+    message: 'We have moved the upgrade by one week to include the vendor patch released yesterday.',
+    author: 'dana',
+    postedAt: '2024-05-12T10:00:00.000Z',
+  },
+  'maintenance-cancelled': {
+    status: 'cancelled',
+    message: 'The upgrade is no longer needed: the vendor fixed the issue in place.',
+    author: 'dana',
+    postedAt: '2024-05-13T16:00:00.000Z',
+  },
+};
+
+function sampleMaintenanceContext(kind: MaintenanceKind): RenderContext {
+  const scheduled = SAMPLE_MAINTENANCE_UPDATES['maintenance-scheduled'];
+  const announcement = SAMPLE_MAINTENANCE_UPDATES[kind];
+  const opening: RenderContext['update'] = {
+    id: '01HZX0SAMPLEUPDATE0000011',
+    seq: 1,
+    kind: 'maintenance-scheduled',
+    ...scheduled,
+  };
+  const window = { startsAt: '2024-05-14T02:00:00.000Z', endsAt: '2024-05-14T04:00:00.000Z' };
+  return {
+    incident: {
+      id: '01HZX0SAMPLEMAINTENANCE01',
+      title: 'Database upgrade',
+      severity: 'maintenance',
+      status: announcement.status,
+      components: ['api', 'dashboard'],
+      commander: { name: 'Dana', email: 'dana@corp.example', slackUserId: 'U0DANA' },
+      createdAt: scheduled.postedAt,
+      resolvedAt: null,
+      url: 'https://status.example.com/maintenances/01HZX0SAMPLEMAINTENANCE01',
+    },
+    update: kind === 'maintenance-scheduled' ? opening : { id: '01HZX0SAMPLEUPDATE0000012', seq: 2, kind, ...announcement },
+    // Maintenances promise their window, not a cadence of updates.
+    nextUpdateDueAt: null,
+    opening,
+    unsubscribeUrl: 'https://status.example.com/v1/unsubscribe?token=sample',
+    maintenance:
+      kind === 'maintenance-rescheduled'
+        ? { startsAt: '2024-05-21T02:00:00.000Z', endsAt: '2024-05-21T04:30:00.000Z', previous: window }
+        : window,
+  };
+}
+
+/** An open incident whose commander is reminded of an update due, or told of an update that could not be delivered. */
+function sampleCommanderContext(kind: CommanderKind): RenderContext {
+  // The commander is not a subscriber: no unsubscribe link.
+  const { unsubscribeUrl: _unsubscribeUrl, ...incident } = sampleIncidentContext('update');
+  if (kind === 'delivery-failed') {
+    return {
+      ...incident,
+      failure: { channel: 'webhook', target: 'https://blog.example.com/hooks/status', error: 'HTTP 503 Service Unavailable', attempts: 8 },
+    };
+  }
+  const updateUrl = `https://status.example.com/v1/incidents/${incident.incident.id}/updates`;
+  return {
+    ...incident,
+    reminder: {
+      dueAt: '2024-05-14T14:00:00.000Z',
+      sentAt: '2024-05-14T13:55:00.000Z',
+      updateUrl,
+      curl: `curl -X POST ${updateUrl} -H "Authorization: Bearer $HERALD_TOKEN" -H 'Content-Type: application/json' -d '{"message": "What has changed since the last update"}'`,
+    },
   };
 }

@@ -1,7 +1,7 @@
 /**
  * What templates see, and what rendering produces for each channel.
  */
-import type { Commander, IncidentStatus, Severity, UpdateKind } from '../domain/incident.js';
+import type { Commander, Severity, UpdateKind, UpdateStatus } from '../domain/incident.js';
 
 /**
  * The data every template is rendered with. Values are raw (unescaped);
@@ -12,8 +12,8 @@ export interface RenderContext {
     id: string;
     title: string;
     severity: Severity;
-    /** The incident's current status (after this update). */
-    status: IncidentStatus;
+    /** The incident's current status (after this update); a maintenance's status for maintenances. */
+    status: UpdateStatus;
     components: string[];
     commander: Commander | null;
     createdAt: string;
@@ -25,7 +25,7 @@ export interface RenderContext {
     id: string;
     seq: number;
     kind: UpdateKind;
-    status: IncidentStatus;
+    status: UpdateStatus;
     message: string;
     author: string;
     postedAt: string;
@@ -36,6 +36,34 @@ export interface RenderContext {
   opening?: RenderContext['update'];
   /** Email only: this recipient's one-click unsubscribe link. */
   unsubscribeUrl?: string;
+  /** Scheduled maintenance announcements only. */
+  maintenance?: {
+    startsAt: string;
+    endsAt: string;
+    /** The window before a reschedule, on `maintenance-rescheduled`. */
+    previous?: { startsAt: string; endsAt: string };
+  };
+  /** Commander reminders only: what is due when, and how to post it. */
+  reminder?: {
+    dueAt: string;
+    /**
+     * When the reminder goes out (its scheduled time); "(in 5 min)" is counted
+     * from it, so a retried reminder renders as the first attempt did. Without
+     * it the reminder gives the due time alone.
+     */
+    sentAt?: string;
+    /** The API route to post the update to. */
+    updateUrl: string;
+    /** A ready-to-paste curl line (the token left as $HERALD_TOKEN). */
+    curl: string;
+  };
+  /** Commander alerts of a dead delivery only. */
+  failure?: {
+    channel: string;
+    target: string;
+    error: string;
+    attempts: number;
+  };
 }
 
 export interface SlackRendered {

@@ -5,6 +5,7 @@ import {
   escapeMarkdown,
   escapeMarkdownUrl,
   escapeSlack,
+  escapeSlackCode,
   escapeSlackUrl,
   ZERO_WIDTH_SPACE as ZWSP,
 } from '../../src/render/escape.js';
@@ -54,6 +55,12 @@ describe('escapeSlackUrl', () => {
     expect(escapeSlackUrl('https://status.my_corp.example/i?a=1&b=2|x>')).toBe(
       'https://status.my_corp.example/i?a=1&amp;b=2%7Cx&gt;',
     );
+  });
+});
+
+describe('escapeSlackCode', () => {
+  it('keeps a pasted command intact (no zero-width spaces) while <!channel> still pings nobody', () => {
+    expect(escapeSlackCode('echo $HERALD_TOKEN *x* <!channel> && true')).toBe('echo $HERALD_TOKEN *x* &lt;!channel&gt; &amp;&amp; true');
   });
 });
 

@@ -1,6 +1,15 @@
 import { describe, expect, it } from 'vitest';
 
-import { createHelpers, formatDateTime, formatDuration, formatTime, humanize } from '../../src/render/helpers.js';
+import {
+  createHelpers,
+  formatDateTime,
+  formatDuration,
+  formatRelative,
+  formatTime,
+  formatWindow,
+  humanize,
+  pluralize,
+} from '../../src/render/helpers.js';
 
 describe('time helpers', () => {
   it('formats an ISO time as HH:MM UTC, whatever the offset it was written with', () => {
@@ -27,6 +36,40 @@ describe('time helpers', () => {
   });
 });
 
+describe('maintenance windows', () => {
+  it('gives the date once and both times when the window is within one UTC day', () => {
+    expect(formatWindow('2024-05-14T02:00:00.000Z', '2024-05-14T04:00:00.000Z')).toBe('Tue 14 May 2024, 02:00–04:00 UTC');
+  });
+
+  it('gives both dates when the window crosses midnight UTC', () => {
+    expect(formatWindow('2024-05-14T23:00:00Z', '2024-05-15T01:30:00Z')).toBe('Tue 14 May 2024, 23:00 UTC – Wed 15 May 2024, 01:30 UTC');
+  });
+
+  it('gives the start alone without an end, and nothing without a start', () => {
+    expect(formatWindow('2024-05-14T02:00:00Z', null)).toBe('Tue 14 May 2024, 02:00 UTC');
+    expect(formatWindow(undefined, '2024-05-14T02:00:00Z')).toBe('');
+  });
+});
+
+describe('relative times', () => {
+  const at = '2024-05-14T02:00:00Z';
+
+  it('says how far ahead something is as a reader would', () => {
+    expect(formatRelative('2024-05-13T02:00:00Z', at)).toBe('in 24 hours');
+    expect(formatRelative('2024-05-14T01:00:00Z', at)).toBe('in 1 hour');
+    expect(formatRelative('2024-05-14T01:55:00Z', at)).toBe('in 5 min');
+    expect(formatRelative('2024-05-14T00:30:00Z', at)).toBe('in 1 h 30 min');
+    expect(formatRelative('2024-05-11T02:00:00Z', at)).toBe('in 3 days');
+    expect(formatRelative('2024-05-11T00:00:00Z', at)).toBe('in 3 d 2 h');
+  });
+
+  it('says now, or how long ago, and nothing when an end is missing', () => {
+    expect(formatRelative(at, '2024-05-14T02:00:20Z')).toBe('now');
+    expect(formatRelative('2024-05-14T02:10:00Z', at)).toBe('10 min ago');
+    expect(formatRelative(null, at)).toBe('');
+  });
+});
+
 describe('labels', () => {
   it('turns statuses and severities into labels', () => {
     expect(humanize('investigating')).toBe('Investigating');
@@ -43,6 +86,22 @@ describe('createHelpers', () => {
     expect(join?.(['api', 'email'], options)).toBe('api, email');
     expect(join?.(['api', 'email'], ' / ', options)).toBe('api / email');
     expect(join?.(undefined, options)).toBe('');
+  });
+
+  it('counts with plural', () => {
+    const { plural } = createHelpers('plain');
+    expect(plural?.(1, 'attempt', options)).toBe('1 attempt');
+    expect(plural?.(8, 'attempt', options)).toBe('8 attempts');
+    expect(pluralize(0, 'hour')).toBe('0 hours');
+  });
+
+  it('escapes code for a code block of the channel format, without zero-width spaces in Slack', () => {
+    const curl = `curl -H "Authorization: Bearer $HERALD_TOKEN" -d '{"message": "<a> & *b*"}'`;
+    expect(String(createHelpers('slack').code?.(curl, options))).toBe(
+      `curl -H "Authorization: Bearer $HERALD_TOKEN" -d '{"message": "&lt;a&gt; &amp; *b*"}'`,
+    );
+    expect(String(createHelpers('html').code?.('<a> & "b"', options))).toBe('&lt;a&gt; &amp; &quot;b&quot;');
+    expect(String(createHelpers('plain').code?.(curl, options))).toBe(curl);
   });
 
   it('compares with eq and upper-cases with upper', () => {

@@ -5,7 +5,7 @@ import path from 'node:path';
 import twitterText from 'twitter-text';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import type { IncidentStatus, UpdateKind } from '../../src/domain/incident.js';
+import { INCIDENT_KINDS, type IncidentKind, type IncidentStatus } from '../../src/domain/incident.js';
 import { ZERO_WIDTH_SPACE as ZWSP } from '../../src/render/escape.js';
 import { Renderer } from '../../src/render/renderer.js';
 import type { RenderContext, RenderedByChannel } from '../../src/render/types.js';
@@ -13,13 +13,13 @@ import type { RenderContext, RenderedByChannel } from '../../src/render/types.js
 const URL = 'https://status.example.com/incidents/01HZXINCIDENT';
 const UNSUBSCRIBE = 'https://status.example.com/v1/unsubscribe?token=t0k3n';
 
-const MESSAGES: Record<UpdateKind, string> = {
+const MESSAGES: Record<IncidentKind, string> = {
   opened: 'Outbound mail is queued behind a slow relay',
   update: 'The relay was misconfigured and a fix is rolling out',
   holding: 'The relay was misconfigured and a fix is rolling out',
   resolved: 'Queued mail has been delivered and latency is normal',
 };
-const STATUS: Record<UpdateKind, IncidentStatus> = {
+const STATUS: Record<IncidentKind, IncidentStatus> = {
   opened: 'investigating',
   update: 'identified',
   holding: 'identified',
@@ -27,7 +27,7 @@ const STATUS: Record<UpdateKind, IncidentStatus> = {
 };
 
 /** Given a critical incident on api-gateway and email, the context of an update of `kind`. */
-function contextFor(kind: UpdateKind, message = MESSAGES[kind]): RenderContext {
+function contextFor(kind: IncidentKind, message = MESSAGES[kind]): RenderContext {
   const resolved = kind === 'resolved';
   const opening: RenderContext['update'] = {
     id: 'u1',
@@ -93,7 +93,7 @@ beforeAll(async () => {
 });
 
 describe('built-in templates', () => {
-  describe.each(['opened', 'update', 'holding', 'resolved'] as const)('an update of kind %s', (kind) => {
+  describe.each(INCIDENT_KINDS)('an update of kind %s', (kind) => {
     const render = (): RenderedByChannel => renderer.renderAll(kind, contextFor(kind));
 
     it.each(['slack', 'x', 'email text', 'email html', 'webhook markdown', 'webhook html'])(
@@ -199,8 +199,10 @@ describe('built-in templates', () => {
     expect(x.text.endsWith(`… ${URL}`)).toBe(true);
   });
 
-  it('refuses a kind it has no templates for', () => {
-    expect(() => renderer.render('slack', 'reminder', contextFor('update'))).toThrow(/no templates loaded for kind "reminder"/);
+  it('refuses a kind it has no templates for, naming the channel and what it has', () => {
+    expect(() => renderer.render('slack', 'postmortem', contextFor('update'))).toThrow(
+      /no slack templates loaded for kind "postmortem" \(slack has: opened, update, holding, resolved, maintenance-scheduled, .*reminder, delivery-failed\)/,
+    );
   });
 });
 

@@ -6,12 +6,15 @@ import { pathToFileURL } from 'node:url';
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
-import { UPDATE_KINDS } from '../../src/domain/incident.js';
+import { COMMANDER_KINDS, MAINTENANCE_KINDS, MAINTENANCE_STATUSES, UPDATE_KINDS } from '../../src/domain/incident.js';
 import { Renderer } from '../../src/render/renderer.js';
 import {
+  BUILTIN_KINDS,
   builtinTemplatesDir,
   loadTemplates,
+  onEveryChannel,
   sampleRenderContext,
+  sampleRenderContexts,
   TemplateError,
 } from '../../src/render/templates.js';
 
@@ -157,34 +160,103 @@ describe('a broken template stops startup', () => {
 });
 
 describe('loadTemplates', () => {
-  it('takes the kinds as data, so new kinds only need new files', async () => {
+  it('takes the kinds of each channel as data, so a new kind only needs the files of the channels that have it', async () => {
     await cp(BUILTIN, dir, { recursive: true });
-    const reminder: Record<string, string> = {
-      'slack/reminder.hbs': 'Reminder: {{incident.title}}',
-      'x/reminder.hbs': 'Reminder: {{incident.title}}',
-      'email/reminder.subject.hbs': 'Reminder',
-      'email/reminder.text.hbs': 'Reminder',
-      'email/reminder.html.hbs': '<p>Reminder</p>',
-      'webhook/reminder.title.hbs': 'Reminder',
-      'webhook/reminder.md.hbs': 'Reminder',
-      'webhook/reminder.html.hbs': '<p>Reminder</p>',
-    };
-    await write(dir, reminder);
-    const templates = await loadTemplates({ builtinDir: dir, kinds: [...UPDATE_KINDS, 'reminder'] });
-    expect(templates.kinds).toContain('reminder');
-    expect(templates.forKind('reminder')?.slack.text(sampleRenderContext('reminder'))).toBe('Reminder: Email delivery delayed');
+    await write(dir, {
+      'webhook/postmortem.title.hbs': 'Postmortem: {{incident.title}}',
+      'webhook/postmortem.md.hbs': 'Postmortem',
+      'webhook/postmortem.html.hbs': '<p>Postmortem</p>',
+    });
+    const templates = await loadTemplates({ builtinDir: dir, kinds: { ...BUILTIN_KINDS, webhook: [...UPDATE_KINDS, 'postmortem'] } });
+    expect(templates.kinds.webhook).toContain('postmortem');
+    expect(templates.forKind('webhook', 'postmortem')?.title(sampleRenderContext('postmortem'))).toBe('Postmortem: Email delivery delayed');
+    expect(templates.forKind('slack', 'postmortem')).toBeUndefined();
+    expect(templates.forKind('x', 'reminder')).toBeUndefined();
   });
 
   it('a missing built-in file is a TemplateError naming it', async () => {
     await cp(BUILTIN, dir, { recursive: true });
     await rm(path.join(dir, 'webhook', 'holding.md.hbs'));
-    const error: unknown = await loadTemplates({ builtinDir: dir, kinds: UPDATE_KINDS }).catch((e: unknown) => e);
+    const error: unknown = await loadTemplates({ builtinDir: dir, kinds: BUILTIN_KINDS }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(TemplateError);
     expect((error as TemplateError).message).toContain(path.join(dir, 'webhook', 'holding.md.hbs'));
   });
 
+  it('a missing commander template of a channel that has the kind is a TemplateError too', async () => {
+    await cp(BUILTIN, dir, { recursive: true });
+    await rm(path.join(dir, 'email', 'reminder.subject.hbs'));
+    const error: unknown = await loadTemplates({ builtinDir: dir, kinds: BUILTIN_KINDS }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TemplateError);
+    expect((error as TemplateError).message).toContain(path.join(dir, 'email', 'reminder.subject.hbs'));
+  });
+
   it('a kind that is not a plain name is refused, never read as a path', async () => {
-    await expect(loadTemplates({ builtinDir: BUILTIN, kinds: ['../secrets'] })).rejects.toThrow(TemplateError);
+    await expect(loadTemplates({ builtinDir: BUILTIN, kinds: { ...BUILTIN_KINDS, x: ['../secrets'] } })).rejects.toThrow(TemplateError);
+  });
+
+  it('loads the same kinds everywhere when asked to', async () => {
+    const templates = await loadTemplates({ builtinDir: BUILTIN, kinds: onEveryChannel(['opened', 'resolved']) });
+    expect(templates.kinds).toEqual({ slack: ['opened', 'resolved'], x: ['opened', 'resolved'], email: ['opened', 'resolved'], webhook: ['opened', 'resolved'] });
+    expect(templates.forKind('email', 'update')).toBeUndefined();
+  });
+});
+
+describe('the built-in kinds', () => {
+  it('are every update kind on every channel, and the commander kinds on Slack and email only', () => {
+    expect(BUILTIN_KINDS.x).toEqual(UPDATE_KINDS);
+    expect(BUILTIN_KINDS.webhook).toEqual(UPDATE_KINDS);
+    expect(BUILTIN_KINDS.slack).toEqual([...UPDATE_KINDS, ...COMMANDER_KINDS]);
+    expect(BUILTIN_KINDS.email).toEqual([...UPDATE_KINDS, ...COMMANDER_KINDS]);
+  });
+
+  it('need no X or webhook files for the commander kinds', async () => {
+    for (const kind of COMMANDER_KINDS) {
+      expect(existsSync(path.join(BUILTIN, 'x', `${kind}.hbs`))).toBe(false);
+      expect(existsSync(path.join(BUILTIN, 'webhook', `${kind}.title.hbs`))).toBe(false);
+    }
+    const renderer = await Renderer.load();
+    expect(renderer.has('x', 'reminder')).toBe(false);
+    expect(renderer.has('slack', 'reminder')).toBe(true);
+  });
+
+  it('an operator file for a kind its channel lacks is reported as unused', async () => {
+    await write(dir, { 'x/reminder.hbs': 'Update due {{time reminder.dueAt}}' });
+    const custom = await Renderer.load({ overrideDir: dir });
+    expect(custom.unusedOverrides).toEqual(['x/reminder.hbs']);
+    expect(custom.has('x', 'reminder')).toBe(false);
+  });
+});
+
+describe('sample contexts', () => {
+  it('fit each kind: a window for maintenances and no next update, a reminder or a failure for the commander', () => {
+    for (const kind of MAINTENANCE_KINDS) {
+      const ctx = sampleRenderContext(kind);
+      expect(ctx.update.kind).toBe(kind);
+      expect(MAINTENANCE_STATUSES).toContain(ctx.incident.status);
+      expect(ctx.update.status).toBe(ctx.incident.status);
+      expect(ctx.nextUpdateDueAt).toBeNull();
+      expect(Date.parse(ctx.maintenance?.endsAt ?? '')).toBeGreaterThan(Date.parse(ctx.maintenance?.startsAt ?? ''));
+      expect(ctx.maintenance?.previous !== undefined).toBe(kind === 'maintenance-rescheduled');
+    }
+    expect(sampleRenderContext('maintenance-started').incident.status).toBe('in_progress');
+    expect(sampleRenderContext('maintenance-cancelled').incident.status).toBe('cancelled');
+
+    const reminder = sampleRenderContext('reminder');
+    expect(reminder.reminder?.curl).toContain(reminder.reminder?.updateUrl);
+    expect(reminder.unsubscribeUrl).toBeUndefined();
+    const failed = sampleRenderContext('delivery-failed');
+    expect(failed.failure?.attempts).toBeGreaterThan(1);
+    expect(failed.unsubscribeUrl).toBeUndefined();
+  });
+
+  it('come in pairs, the second without the optional fields but with what the kind is about', () => {
+    const [full, bare] = sampleRenderContexts('reminder');
+    expect(full?.reminder?.sentAt).toBeDefined();
+    expect(bare?.reminder).toEqual({ dueAt: full?.reminder?.dueAt, updateUrl: full?.reminder?.updateUrl, curl: full?.reminder?.curl });
+    expect(bare?.opening).toBeUndefined();
+    const [, bareMaintenance] = sampleRenderContexts('maintenance-rescheduled');
+    expect(bareMaintenance?.maintenance?.previous).toBeDefined();
+    expect(bareMaintenance?.incident.components).toEqual([]);
   });
 });
 
