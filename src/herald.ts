@@ -15,6 +15,8 @@ import { UnsubscribeTokens } from './domain/unsubscribe-token.js';
 import { Metrics } from './metrics.js';
 import { Broadcaster } from './pipeline/broadcast.js';
 import { Deliverer } from './pipeline/deliver.js';
+import { CadenceKeeper } from './pipeline/cadence.js';
+import { CommanderNotifier } from './pipeline/commander.js';
 import { startBroadcastSweeper } from './pipeline/sweeper.js';
 import { HeraldQueues } from './queue/queues.js';
 import { connectRedis } from './redis/connection.js';
@@ -25,6 +27,8 @@ import { DeliveryStore } from './store/delivery-store.js';
 import { IdempotencyStore } from './store/idempotency-store.js';
 import { IncidentStore } from './store/incident-store.js';
 import { keysFor } from './store/keys.js';
+import { MaintenanceStore } from './store/maintenance-store.js';
+import { ScheduleStore } from './store/schedule-store.js';
 import { startBroadcastWorker } from '../workers/broadcast-worker.js';
 import { startDeliveryWorker } from '../workers/delivery-worker.js';
 
@@ -102,7 +106,8 @@ export async function startHerald(options: HeraldOptions): Promise<RunningHerald
     const redis = await connectRedis(redisServer.url, serving ? 'api' : 'worker', `herald-${[...roles].join('+')}`);
     cleanups.push(() => redis.quit().then(() => undefined));
 
-    const incidents = new IncidentStore(redis, keys);
+    const storeOptions = { reminderLeadSeconds: config.reminderLeadSeconds };
+    const incidents = new IncidentStore(redis, keys, storeOptions);
     const audiences = new AudienceStore(redis, keys);
     const deliveries = new DeliveryStore(redis, keys);
     const queues = new HeraldQueues(redis, config.prefix);
@@ -117,7 +122,7 @@ export async function startHerald(options: HeraldOptions): Promise<RunningHerald
       const workerRedis = await connectRedis(redisServer.url, 'worker', 'herald-workers');
       cleanups.push(() => workerRedis.quit().then(() => undefined));
       const workerStores = {
-        incidents: new IncidentStore(workerRedis, keys),
+        incidents: new IncidentStore(workerRedis, keys, storeOptions),
         audiences: new AudienceStore(workerRedis, keys),
         deliveries: new DeliveryStore(workerRedis, keys),
       };
@@ -156,8 +161,25 @@ export async function startHerald(options: HeraldOptions): Promise<RunningHerald
       // Until its connections are up, a worker closed by an early signal errors with nobody listening.
       await Promise.all(workers.map((w) => w.waitUntilReady()));
       const stopSweeper = startBroadcastSweeper(workerStores.incidents, workerQueues, logger);
+      const keeper = new CadenceKeeper({
+        incidents: workerStores.incidents,
+        maintenances: new MaintenanceStore(workerRedis, keys),
+        schedule: new ScheduleStore(workerRedis, keys, config.reminderLeadSeconds * 1000),
+        broadcast: (incidentId, updateId) => workerQueues.enqueueBroadcast({ incidentId, updateId }),
+        commander: new CommanderNotifier({
+          incidents: workerStores.incidents,
+          renderer,
+          channels,
+          publicUrl: config.publicUrl,
+          emailDomain: emailDomain(config.email?.from),
+          logger,
+        }),
+        logger,
+      });
+      keeper.start();
       cleanups.push(async () => {
         stopSweeper();
+        await keeper.stop();
         await closeWorkers(workers, config.shutdownGraceMs, logger);
       });
     }
@@ -170,6 +192,7 @@ export async function startHerald(options: HeraldOptions): Promise<RunningHerald
         config,
         redis,
         incidents,
+        maintenances: new MaintenanceStore(redis, keys),
         audiences,
         deliveries,
         idempotency: new IdempotencyStore(redis, keys),

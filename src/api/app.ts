@@ -7,7 +7,6 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
-import type { Incident } from '../domain/incident.js';
 import type { UnsubscribeTokens } from '../domain/unsubscribe-token.js';
 import type { Metrics } from '../metrics.js';
 import type { HeraldQueues } from '../queue/queues.js';
@@ -16,11 +15,13 @@ import type { AudienceStore } from '../store/audience-store.js';
 import type { DeliveryStore } from '../store/delivery-store.js';
 import type { IdempotencyStore } from '../store/idempotency-store.js';
 import type { IncidentStore } from '../store/incident-store.js';
+import type { MaintenanceStore } from '../store/maintenance-store.js';
 import { registerAuth } from './auth.js';
 import { registerErrorHandling } from './errors.js';
 import { registerIdempotency } from './idempotency.js';
 import { audienceRoutes } from './routes/audiences.js';
 import { incidentRoutes } from './routes/incidents.js';
+import { maintenanceRoutes } from './routes/maintenances.js';
 import { opsRoutes } from './routes/ops.js';
 import { previewRoutes } from './routes/preview.js';
 import { publicRoutes } from './routes/public.js';
@@ -30,6 +31,7 @@ export interface ApiDeps {
   config: Readonly<Config>;
   redis: Redis;
   incidents: IncidentStore;
+  maintenances: MaintenanceStore;
   audiences: AudienceStore;
   deliveries: DeliveryStore;
   idempotency: IdempotencyStore;
@@ -38,8 +40,6 @@ export interface ApiDeps {
   unsubscribeTokens: UnsubscribeTokens;
   metrics: Metrics;
   logger: Logger;
-  /** Called after an incident's cadence or fields change (the scheduler reschedules). */
-  onIncidentChanged?: (incident: Incident) => Promise<void>;
 }
 
 /** Large enough for an audience of 50,000 addresses; anything bigger is a mistake. */
@@ -79,6 +79,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     async (v1) => {
       await v1.register(audienceRoutes, { deps });
       await v1.register(incidentRoutes, { deps });
+      await v1.register(maintenanceRoutes, { deps });
       await v1.register(previewRoutes, { deps });
     },
     { prefix: '/v1' },

@@ -4,7 +4,7 @@
  * a typo is reported instead of silently ignored.
  */
 import { Type, type Static } from 'typebox';
-import { SEVERITIES, STATUSES, UPDATE_KINDS } from '../domain/incident.js';
+import { INCIDENT_KINDS, SEVERITIES, STATUSES } from '../domain/incident.js';
 
 const strict = { additionalProperties: false } as const;
 
@@ -77,7 +77,7 @@ export function cadence(minCadenceSeconds: number) {
 
 export function previewBody(minCadenceSeconds: number) {
   const base = incidentBody(minCadenceSeconds);
-  return Type.Object({ ...base.properties, kind: Type.Optional(Type.Enum([...UPDATE_KINDS])) }, strict);
+  return Type.Object({ ...base.properties, kind: Type.Optional(Type.Enum([...INCIDENT_KINDS])) }, strict);
 }
 export type PreviewBody = Static<ReturnType<typeof previewBody>>;
 
@@ -112,6 +112,45 @@ export const DeliveryListQuery = Type.Object(
     channel: Type.Optional(Type.Enum(['slack', 'x', 'email', 'webhook'])),
     state: Type.Optional(Type.Enum(['queued', 'sent', 'failed', 'dead'])),
     updateId: Type.Optional(Type.String({ maxLength: 64 })),
+  },
+  strict,
+);
+
+/** Lead times (seconds) before a maintenance starts at which audiences are reminded: up to 30 days, 10 at most. */
+const RemindBefore = Type.Array(Type.Integer({ minimum: 1, maximum: 30 * 86_400 }), { maxItems: 10, uniqueItems: true });
+const Instant = Type.String({ format: 'date-time' });
+
+export const MaintenanceBody = Type.Object(
+  {
+    title: Title,
+    message: Message,
+    components: Type.Optional(Components),
+    audiences: Type.Optional(Type.Array(AudienceName, { maxItems: 100, uniqueItems: true })),
+    startsAt: Instant,
+    endsAt: Instant,
+    remindBeforeSeconds: Type.Optional(RemindBefore),
+  },
+  strict,
+);
+export type MaintenanceBody = Static<typeof MaintenanceBody>;
+
+export const MaintenancePatch = Type.Object(
+  {
+    title: Type.Optional(Title),
+    message: Type.Optional(Message),
+    components: Type.Optional(Components),
+    startsAt: Type.Optional(Instant),
+    endsAt: Type.Optional(Instant),
+    remindBeforeSeconds: Type.Optional(RemindBefore),
+  },
+  { ...strict, minProperties: 1 },
+);
+export type MaintenancePatch = Static<typeof MaintenancePatch>;
+
+export const MaintenanceListQuery = Type.Object(
+  {
+    status: Type.Optional(Type.Enum(['scheduled', 'in_progress', 'completed', 'cancelled'])),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })),
   },
   strict,
 );

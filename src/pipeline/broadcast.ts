@@ -59,8 +59,8 @@ export class Broadcaster {
   async run(job: BroadcastJob): Promise<{ planned: number; nextUpdateId?: string }> {
     const { incidents, audiences, deliveries, scheduler, enabledChannels, logger } = this.deps;
     const { incidentId, updateId } = job;
-    const incident = await incidents.get(incidentId);
-    const update = incident === null ? null : await incidents.getUpdate(incidentId, updateId);
+    const incident = await incidents.getConversation(incidentId);
+    const update = incident?.updates.find((u) => u.id === updateId) ?? null;
     if (incident === null || update === null) {
       logger.warn({ incidentId, updateId }, 'broadcast of an update that does not exist; dropped');
       await incidents.markBroadcastDone(incidentId, updateId);

@@ -78,6 +78,8 @@ export interface DeliveryJobSummary {
 /** What a job knows about the update it delivers; shared by every target. */
 interface Prepared {
   incident: Incident;
+  /** Maintenances are announced under a `maintenance` key in webhook payloads. */
+  isMaintenance: boolean;
   update: IncidentUpdate;
   context: RenderContext;
   /** Context of the incident's first message, showing the status as of this update. */
@@ -327,7 +329,9 @@ export class Deliverer {
         const body = cached(prepared, 'webhook', () =>
           JSON.stringify({
             type: webhookEventType(update.kind),
-            incident: { ...prepared.incident, status: update.status },
+            ...(prepared.isMaintenance
+              ? { maintenance: maintenanceView(prepared.incident, update) }
+              : { incident: { ...prepared.incident, status: update.status } }),
             update,
             rendered: renderer.render('webhook', update.kind, context),
           }),
@@ -350,7 +354,8 @@ export class Deliverer {
     deliveryId: string,
   ): Promise<void> {
     const message = cached(prepared, 'slack:root', () =>
-      this.deps.renderer.render('slack', 'opened', prepared.openingContext),
+      // The first message's own template (`opened`, or `maintenance-scheduled`), showing the status now.
+      this.deps.renderer.render('slack', prepared.openingContext.update.kind, prepared.openingContext),
     );
     try {
       await required(this.deps.channels.slack, 'slack').editRoot(target, rootTs, message, channelId);
@@ -374,19 +379,34 @@ export class Deliverer {
   }
 
   private async load(incidentId: string, updateId: string): Promise<Prepared | null> {
-    const incident = await this.deps.incidents.getWithUpdates(incidentId);
+    const incident = await this.deps.incidents.getConversation(incidentId);
     const update = incident?.updates.find((u) => u.id === updateId);
     const opening = incident?.updates[0];
     if (incident === null || update === undefined || opening === undefined) return null;
-    const { updates: _, ...snapshot } = incident;
+    const { updates: _, type, ...snapshot } = incident;
     const context = renderContext(snapshot, update, this.deps.publicUrl, opening);
+    // The first message as it should read now: its own words, today's status and window.
+    const { maintenance: _window, ...openingBase } = renderContext(snapshot, opening, this.deps.publicUrl, opening);
     const openingContext: RenderContext = {
-      ...renderContext(snapshot, opening, this.deps.publicUrl, opening),
+      ...openingBase,
       incident: context.incident,
       nextUpdateDueAt: context.nextUpdateDueAt,
+      ...(context.maintenance !== undefined && { maintenance: context.maintenance }),
     };
-    return { incident: snapshot, update, context, openingContext, cache: new Map() };
+    return { incident: snapshot, isMaintenance: type === 'maintenance', update, context, openingContext, cache: new Map() };
   }
+}
+
+/** What a blog's webhook needs to know of a maintenance, as of this announcement. */
+function maintenanceView(incident: Incident, update: IncidentUpdate) {
+  return {
+    id: incident.id,
+    title: incident.title,
+    components: incident.components,
+    status: update.status,
+    startsAt: update.maintenance?.startsAt ?? null,
+    endsAt: update.maintenance?.endsAt ?? null,
+  };
 }
 
 function cached<T>(prepared: Prepared, key: string, make: () => T): T {

@@ -29,6 +29,8 @@ export function renderContext(
   opening?: IncidentUpdate,
 ): RenderContext {
   const resolved = update.status === 'resolved';
+  // A maintenance keeps no cadence: it promises its window, not a next update.
+  const promisesUpdate = !resolved && update.maintenance === undefined;
   return {
     incident: {
       id: incident.id,
@@ -42,12 +44,17 @@ export function renderContext(
       url: incidentUrl(publicUrl, incident.id),
     },
     update: updateView(update),
-    nextUpdateDueAt: resolved ? null : nextUpdateDue(new Date(update.postedAt), incident.cadenceSeconds).toISOString(),
+    nextUpdateDueAt: promisesUpdate ? nextUpdateDue(new Date(update.postedAt), incident.cadenceSeconds).toISOString() : null,
     ...(opening === undefined ? {} : { opening: updateView(opening) }),
+    ...(update.maintenance !== undefined && { maintenance: update.maintenance }),
   };
 }
 
-/** The event type a blog webhook receives for an update kind. */
+/**
+ * The event type a blog webhook receives for an update kind:
+ * `incident.opened|updated|holding|resolved`, `maintenance.scheduled|reminder|started|completed|rescheduled|cancelled`.
+ */
 export function webhookEventType(kind: IncidentUpdate['kind']): string {
+  if (kind.startsWith('maintenance-')) return `maintenance.${kind.slice('maintenance-'.length)}`;
   return kind === 'update' ? 'incident.updated' : `incident.${kind}`;
 }

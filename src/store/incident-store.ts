@@ -46,25 +46,53 @@ export interface IncidentPatch {
 }
 
 /**
- * KEYS: incident hash, updates list, open zset, pending-broadcasts zset
+ * Shared by the scripts that move an incident's clock: puts the incident on
+ * the holding-statement schedule at `due`, and, when it has a commander, on
+ * the reminder schedule `lead` earlier (capped at half the cadence).
+ */
+const RESCHEDULE = `
+local function reschedule(incident, id, due, holding, reminders, leadMs)
+  redis.call('ZADD', holding, due, id)
+  local commander = redis.call('HGET', incident, 'commander')
+  local cadenceMs = tonumber(redis.call('HGET', incident, 'cadenceSeconds')) * 1000
+  local lead = math.min(leadMs, math.floor(cadenceMs / 2))
+  if commander and commander ~= '' and lead > 0 then
+    redis.call('ZADD', reminders, due - lead, id)
+  else
+    redis.call('ZREM', reminders, id)
+  end
+end
+`;
+
+/**
+ * KEYS: incident hash, updates list, open zset, pending-broadcasts zset,
+ *       holding schedule, reminder schedule
  * ARGV: incidentId, updateId, message, status ('' = unchanged), kind, author,
- *       postedAtIso, nowMs, expectedDueMs ('' = any)
+ *       postedAtIso, nowMs, expectedDueMs ('' = any), reminderLeadMs
  * Returns the update JSON, or an error reply: NOTFOUND, RESOLVED, STALE.
  * `expectedDueMs` lets a holding statement go out only if nothing was
- * broadcast since it was scheduled.
+ * broadcast since it was scheduled: that is what makes it exactly-once.
+ * A holding statement repeats the last thing the commander said.
  */
 const POST_UPDATE = new LuaScript(
   'post-update',
-  `
-local incident, updates, open, pending = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local id, updateId, message, status, kind, author, postedAt, now, expectedDue =
-  ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], tonumber(ARGV[8]), ARGV[9]
-if redis.call('EXISTS', incident) == 0 then return redis.error_reply('NOTFOUND') end
-local current = redis.call('HMGET', incident, 'status', 'cadenceSeconds', 'nextUpdateDueAt')
+  `${RESCHEDULE}
+local incident, updates, open, pending, holding, reminders = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local id, updateId, message, status, kind, author, postedAt, now, expectedDue, leadMs =
+  ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], tonumber(ARGV[8]), ARGV[9], tonumber(ARGV[10])
+if redis.call('EXISTS', incident) == 0 or redis.call('HGET', incident, 'type') == 'maintenance' then
+  return redis.error_reply('NOTFOUND')
+end
+local current = redis.call('HMGET', incident, 'status', 'cadenceSeconds', 'nextUpdateDueAt', 'lastMessage')
 if current[1] == 'resolved' then return redis.error_reply('RESOLVED') end
 if expectedDue ~= '' and current[3] ~= expectedDue then return redis.error_reply('STALE') end
 if status == '' then status = current[1] end
 if status == 'resolved' then kind = 'resolved' end
+if kind == 'holding' then
+  if current[4] and current[4] ~= '' then message = current[4] end
+else
+  redis.call('HSET', incident, 'lastMessage', message)
+end
 local seq = redis.call('HINCRBY', incident, 'seq', 1)
 local update = cjson.encode({
   id = updateId, incidentId = id, seq = seq, kind = kind, status = status,
@@ -74,8 +102,12 @@ redis.call('HSET', incident, 'status', status, 'updatedAt', now, 'lastBroadcastA
 if status == 'resolved' then
   redis.call('HSET', incident, 'resolvedAt', now, 'nextUpdateDueAt', '')
   redis.call('ZREM', open, id)
+  redis.call('ZREM', holding, id)
+  redis.call('ZREM', reminders, id)
 else
-  redis.call('HSET', incident, 'nextUpdateDueAt', now + tonumber(current[2]) * 1000)
+  local due = now + tonumber(current[2]) * 1000
+  redis.call('HSET', incident, 'nextUpdateDueAt', due)
+  reschedule(incident, id, due, holding, reminders, leadMs)
 end
 redis.call('ZADD', pending, now, id .. '/' .. updateId)
 return update
@@ -83,22 +115,27 @@ return update
 );
 
 /**
- * KEYS: incident hash. ARGV: nowMs, title ('' = keep), components JSON ('' = keep),
- * cadenceSeconds ('' = keep). Returns 'OK' or NOTFOUND / RESOLVED.
- * A new cadence moves the due time: last broadcast + new cadence.
+ * KEYS: incident hash, holding schedule, reminder schedule.
+ * ARGV: nowMs, title ('' = keep), components JSON ('' = keep), cadenceSeconds ('' = keep), reminderLeadMs.
+ * Returns 'OK' or NOTFOUND / RESOLVED. A new cadence reschedules at once:
+ * the next update is due at the last broadcast + the new cadence.
  */
 const PATCH_INCIDENT = new LuaScript(
   'patch-incident',
-  `
-local incident = KEYS[1]
-local now, title, components, cadence = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-if redis.call('EXISTS', incident) == 0 then return redis.error_reply('NOTFOUND') end
+  `${RESCHEDULE}
+local incident, holding, reminders = KEYS[1], KEYS[2], KEYS[3]
+local now, title, components, cadence, leadMs = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
+if redis.call('EXISTS', incident) == 0 or redis.call('HGET', incident, 'type') == 'maintenance' then
+  return redis.error_reply('NOTFOUND')
+end
 if redis.call('HGET', incident, 'status') == 'resolved' then return redis.error_reply('RESOLVED') end
 if title ~= '' then redis.call('HSET', incident, 'title', title) end
 if components ~= '' then redis.call('HSET', incident, 'components', components) end
 if cadence ~= '' then
   local last = tonumber(redis.call('HGET', incident, 'lastBroadcastAt'))
-  redis.call('HSET', incident, 'cadenceSeconds', cadence, 'nextUpdateDueAt', last + tonumber(cadence) * 1000)
+  local due = last + tonumber(cadence) * 1000
+  redis.call('HSET', incident, 'cadenceSeconds', cadence, 'nextUpdateDueAt', due)
+  reschedule(incident, redis.call('HGET', incident, 'id'), due, holding, reminders, leadMs)
 end
 redis.call('HSET', incident, 'updatedAt', now)
 return 'OK'
@@ -157,11 +194,25 @@ export class StaleScheduleError extends Error {
   }
 }
 
+export interface IncidentStoreOptions {
+  /**
+   * How long before an update is due its commander is reminded; capped at
+   * half the incident's cadence.
+   * @defaultValue 300
+   */
+  reminderLeadSeconds?: number;
+}
+
 export class IncidentStore {
+  private readonly reminderLeadMs: number;
+
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keys,
-  ) {}
+    options: IncidentStoreOptions = {},
+  ) {
+    this.reminderLeadMs = (options.reminderLeadSeconds ?? 300) * 1000;
+  }
 
   /** Stores a new incident and its opening update, marked for broadcast. */
   async create(input: NewIncident, now = new Date()): Promise<{ incident: Incident; update: IncidentUpdate }> {
@@ -193,6 +244,7 @@ export class IncidentStore {
       nextUpdateDueAt: resolved ? '' : nowMs + input.cadenceSeconds * 1000,
       resolvedAt: resolved ? nowMs : '',
       seq: 1,
+      lastMessage: input.message,
     };
     const tx = this.redis
       .multi()
@@ -200,7 +252,12 @@ export class IncidentStore {
       .rpush(this.keys.updates(id), JSON.stringify(update))
       .zadd(this.keys.incidents, nowMs, id)
       .zadd(this.keys.pendingBroadcasts, nowMs, `${id}/${update.id}`);
-    if (!resolved) tx.zadd(this.keys.openIncidents, nowMs, id);
+    if (!resolved) {
+      const due = nowMs + input.cadenceSeconds * 1000;
+      const lead = Math.min(this.reminderLeadMs, Math.floor((input.cadenceSeconds * 1000) / 2));
+      tx.zadd(this.keys.openIncidents, nowMs, id).zadd(this.keys.holdingSchedule, due, id);
+      if (input.commander !== null && lead > 0) tx.zadd(this.keys.reminderSchedule, due - lead, id);
+    }
     await tx.exec();
     return { incident: toIncident(stringify(fields)), update };
   }
@@ -215,6 +272,8 @@ export class IncidentStore {
       this.keys.updates(incidentId),
       this.keys.openIncidents,
       this.keys.pendingBroadcasts,
+      this.keys.holdingSchedule,
+      this.keys.reminderSchedule,
     ];
     const args = [
       incidentId,
@@ -226,6 +285,7 @@ export class IncidentStore {
       now.toISOString(),
       now.getTime(),
       expectedDueAt === undefined ? '' : String(expectedDueAt.getTime()),
+      this.reminderLeadMs,
     ];
     try {
       const json = (await POST_UPDATE.run(this.redis, keys, args)) as string;
@@ -241,9 +301,11 @@ export class IncidentStore {
       patch.title ?? '',
       patch.components === undefined ? '' : JSON.stringify(patch.components),
       patch.cadenceSeconds === undefined ? '' : String(patch.cadenceSeconds),
+      this.reminderLeadMs,
     ];
+    const keys = [this.keys.incident(incidentId), this.keys.holdingSchedule, this.keys.reminderSchedule];
     try {
-      await PATCH_INCIDENT.run(this.redis, [this.keys.incident(incidentId)], args);
+      await PATCH_INCIDENT.run(this.redis, keys, args);
     } catch (error) {
       scriptError(error, incidentId);
     }
@@ -252,34 +314,33 @@ export class IncidentStore {
     return incident;
   }
 
+  /** An incident (not a maintenance), or null. */
   async get(incidentId: string): Promise<Incident | null> {
     const h = await this.redis.hgetall(this.keys.incident(incidentId));
-    return h.id === undefined ? null : toIncident(h);
+    return h.id === undefined || h.type === 'maintenance' ? null : toIncident(h);
   }
 
+  /** An incident (not a maintenance) with its updates, or null. */
   async getWithUpdates(incidentId: string): Promise<IncidentWithUpdates | null> {
+    const found = await this.getConversation(incidentId);
+    if (found === null || found.type === 'maintenance') return null;
+    const { type: _, ...incident } = found;
+    return incident;
+  }
+
+  /**
+   * An incident or a maintenance, read the same way: what fan-out and
+   * delivery need, since both are conversations of updates with audiences.
+   */
+  async getConversation(id: string): Promise<(IncidentWithUpdates & { type: 'incident' | 'maintenance' }) | null> {
     const [[, h], [, updates]] = (await this.redis
       .multi()
-      .hgetall(this.keys.incident(incidentId))
-      .lrange(this.keys.updates(incidentId), 0, -1)
+      .hgetall(this.keys.incident(id))
+      .lrange(this.keys.updates(id), 0, -1)
       .exec()) as [[unknown, Record<string, string>], [unknown, string[]]];
     if (h.id === undefined) return null;
-    return { ...toIncident(h), updates: updates.map((u) => JSON.parse(u) as IncidentUpdate) };
-  }
-
-  /** The update with this id, found by its seq-ordered position. */
-  async getUpdate(incidentId: string, updateId: string): Promise<IncidentUpdate | null> {
-    const all = await this.redis.lrange(this.keys.updates(incidentId), 0, -1);
-    for (const json of all) {
-      const update = JSON.parse(json) as IncidentUpdate;
-      if (update.id === updateId) return update;
-    }
-    return null;
-  }
-
-  async firstUpdate(incidentId: string): Promise<IncidentUpdate | null> {
-    const json = await this.redis.lindex(this.keys.updates(incidentId), 0);
-    return json === null ? null : (JSON.parse(json) as IncidentUpdate);
+    const type = h.type === 'maintenance' ? 'maintenance' : 'incident';
+    return { ...toIncident(h), type, updates: updates.map((u) => JSON.parse(u) as IncidentUpdate) };
   }
 
   /** Newest first. */

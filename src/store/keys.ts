@@ -16,6 +16,16 @@ export interface Keys {
   incident(id: string): string;
   /** list: the incident's updates (JSON), in `seq` order */
   updates(incidentId: string): string;
+  /** Prefix of incident hashes, for scripts that reach an incident by id: `incidentPrefix + id`. */
+  incidentPrefix: string;
+  /** zset: open incident ids, scored by when a holding statement is due (their nextUpdateDueAt, ms) */
+  holdingSchedule: string;
+  /** zset: open incident ids, scored by when their commander is to be reminded (ms) */
+  reminderSchedule: string;
+  /** zset: maintenance ids, scored by creation time (ms) */
+  maintenances: string;
+  /** zset: a maintenance's future announcements, members `id|version|kind|atMs`, scored by when they are due */
+  maintenanceSchedule: string;
   /** zset: "incidentId/updateId" of updates whose broadcast has not finished, scored by post time */
   pendingBroadcasts: string;
   /** hash: delivery id → Delivery record JSON, one per update */
@@ -47,6 +57,11 @@ export function keysFor(prefix: string): Keys {
     incidents: k('incidents'),
     openIncidents: k('incidents', 'open'),
     incident: (id) => k('incident', id),
+    incidentPrefix: `${k('incident')}:`,
+    holdingSchedule: k('schedule', 'holding'),
+    reminderSchedule: k('schedule', 'reminder'),
+    maintenances: k('maintenances'),
+    maintenanceSchedule: k('schedule', 'maintenance'),
     updates: (id) => k('incident', id, 'updates'),
     pendingBroadcasts: k('broadcasts', 'pending'),
     deliveries: (updateId) => k('deliveries', updateId),

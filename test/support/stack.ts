@@ -27,6 +27,8 @@ export const X_CREDENTIALS = {
 export interface Stack {
   herald: RunningHerald;
   config: Readonly<Config>;
+  /** The environment Herald was configured from: spawn more processes of the same Herald with it. */
+  env: Record<string, string>;
   slack: SlackFake;
   x: XFake;
   smtp: SmtpSink;
@@ -39,6 +41,11 @@ export interface Stack {
 export interface StackOptions {
   env?: Record<string, string>;
   roles?: Role[];
+  /**
+   * Let the X fake refuse a text it already accepted, as X does.
+   * @defaultValue true; fast cadences in tests repeat holding statements within a minute
+   */
+  xRejectDuplicates?: boolean;
 }
 
 /** The environment a test Herald starts with, pointing at the fakes. */
@@ -69,11 +76,12 @@ export function testEnv(fakes: { slack: SlackFake; x: XFake; smtp: SmtpSink }, e
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const [slack, x, smtp, hooks] = await Promise.all([
     startSlackFake(),
-    startXFake(X_CREDENTIALS),
+    startXFake({ ...X_CREDENTIALS, rejectDuplicates: options.xRejectDuplicates ?? true }),
     startSmtpSink({ user: 'herald', pass: 'smtp-secret-pass' }),
     startWebhookReceiver(),
   ]);
-  const config = loadConfig(testEnv({ slack, x, smtp }, options.env));
+  const env = testEnv({ slack, x, smtp }, options.env);
+  const config = loadConfig(env);
   const herald = await startHerald({
     config,
     roles: new Set(options.roles ?? ['api', 'workers']),
@@ -83,6 +91,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   return {
     herald,
     config,
+    env,
     slack,
     x,
     smtp,

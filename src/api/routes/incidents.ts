@@ -4,14 +4,11 @@
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyBaseLogger } from 'fastify';
-import { audienceMatches } from '../../domain/audience.js';
 import { toDelivery } from '../../domain/delivery.js';
-import type { IncidentUpdate } from '../../domain/incident.js';
-import { planTargets } from '../../pipeline/broadcast.js';
 import { NotFoundError } from '../../store/errors.js';
 import type { NewUpdate } from '../../store/incident-store.js';
 import type { ApiDeps } from '../app.js';
-import { badRequest } from '../errors.js';
+import { chooseAudiences, plannedDeliveries, queueBroadcast } from '../broadcasting.js';
 import {
   DeliveryListQuery,
   IncidentListQuery,
@@ -23,20 +20,7 @@ import {
 } from '../schemas.js';
 
 export const incidentRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async (app, { deps }) => {
-  const { incidents, audiences, deliveries, queues, config } = deps;
-
-  /** Queues the broadcast; if that fails, the stored pending mark still gets it out (see the sweeper). */
-  async function broadcast(update: IncidentUpdate, log: FastifyBaseLogger): Promise<void> {
-    try {
-      await queues.enqueueBroadcast({ incidentId: update.incidentId, updateId: update.id });
-    } catch (error) {
-      log.warn({ err: error, updateId: update.id }, 'could not queue the broadcast now; the sweeper will');
-    }
-  }
-
-  async function planned(audienceNames: readonly string[]): Promise<number> {
-    return (await planTargets(audiences, audienceNames, config.enabledChannels)).length;
-  }
+  const { incidents, deliveries, config } = deps;
 
   app.post(
     '/incidents',
@@ -44,21 +28,7 @@ export const incidentRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = asyn
     async (request, reply) => {
       const body = request.body;
       const components = body.components ?? [];
-      let audienceNames: string[];
-      if (body.audiences !== undefined) {
-        const found = new Set((await audiences.getMany(body.audiences)).map((a) => a.name));
-        const unknown = body.audiences.filter((n) => !found.has(n));
-        if (unknown.length > 0) {
-          throw badRequest(
-            'unknown_audience',
-            `body.audiences names audiences that do not exist: ${unknown.join(', ')}`,
-            unknown.map((name) => ({ field: `body.audiences[${body.audiences!.indexOf(name)}]`, message: `no audience "${name}"` })),
-          );
-        }
-        audienceNames = body.audiences;
-      } else {
-        audienceNames = (await audiences.list()).filter((a) => audienceMatches(a, components)).map((a) => a.name);
-      }
+      const audienceNames = await chooseAudiences(deps, body.audiences, components);
       const { incident, update } = await incidents.create({
         title: body.title,
         severity: body.severity,
@@ -70,18 +40,18 @@ export const incidentRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = asyn
         commander: body.commander ?? null,
         author: request.caller!.name,
       });
-      await broadcast(update, request.log);
+      await queueBroadcast(deps, update, request.log);
       reply.code(201);
-      return { incident: { ...incident, updates: [update] }, update, deliveries: { planned: await planned(audienceNames) } };
+      return { incident: { ...incident, updates: [update] }, update, deliveries: await plannedDeliveries(deps, audienceNames) };
     },
   );
 
   /** Posts a commander's update and queues its broadcast: the shape both routes answer with. */
   async function postUpdate(id: string, input: NewUpdate, log: FastifyBaseLogger) {
     const update = await incidents.postUpdate(id, input);
-    await broadcast(update, log);
+    await queueBroadcast(deps, update, log);
     const incident = await incidents.get(id);
-    return { update, deliveries: { planned: await planned(incident?.audiences ?? []) } };
+    return { update, deliveries: await plannedDeliveries(deps, incident?.audiences ?? []) };
   }
 
   app.post(
@@ -119,8 +89,8 @@ export const incidentRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = asyn
     '/incidents/:id',
     { schema: { params: IncidentParams, body: patchBody(config.minCadenceSeconds) }, config: { scope: 'write' } },
     async (request) => {
+      // The patch script reschedules the cadence itself: every keeper sees the new due time at once.
       const incident = await incidents.patch(request.params.id, request.body);
-      await deps.onIncidentChanged?.(incident);
       return { ...incident, updates: (await incidents.getWithUpdates(incident.id))?.updates ?? [] };
     },
   );

@@ -1,0 +1,79 @@
+/**
+ * Messages to an incident's commander alone — never to its audiences — by
+ * Slack DM and/or email, whichever the commander gave and Herald has.
+ */
+import type { Logger } from 'pino';
+import type { Channels } from '../channels/registry.js';
+import type { CommanderKind, IncidentWithUpdates } from '../domain/incident.js';
+import type { Renderer } from '../render/renderer.js';
+import type { RenderContext } from '../render/types.js';
+import type { IncidentStore } from '../store/incident-store.js';
+import { renderContext } from './render-context.js';
+
+export interface CommanderNotifierDeps {
+  incidents: IncidentStore;
+  renderer: Renderer;
+  channels: Channels;
+  publicUrl: string;
+  emailDomain: string;
+  logger: Logger;
+}
+
+export class CommanderNotifier {
+  constructor(private readonly deps: CommanderNotifierDeps) {}
+
+  /** Reminds the commander that an update is due at `dueAt`; throws if no way to reach them worked. */
+  async remind(incidentId: string, dueAt: Date): Promise<void> {
+    const incident = await this.deps.incidents.getWithUpdates(incidentId);
+    if (incident === null || incident.status === 'resolved') return;
+    const base = this.context(incident);
+    if (base === undefined) return;
+    const updateUrl = `${this.deps.publicUrl}/v1/incidents/${encodeURIComponent(incidentId)}/updates`;
+    const context: RenderContext = {
+      ...base,
+      reminder: {
+        dueAt: dueAt.toISOString(),
+        sentAt: new Date().toISOString(),
+        updateUrl,
+        curl:
+          `curl -X POST ${updateUrl} -H "Authorization: Bearer $HERALD_TOKEN" ` +
+          `-H 'content-type: application/json' -d '{"message": "What we know now…"}'`,
+      },
+    };
+    await this.send(incident, 'reminder', context, `reminder.${dueAt.getTime()}`);
+  }
+
+  private context(incident: IncidentWithUpdates): RenderContext | undefined {
+    const last = incident.updates.at(-1);
+    if (last === undefined) return undefined;
+    const { updates, ...snapshot } = incident;
+    return renderContext(snapshot, last, this.deps.publicUrl, updates[0]);
+  }
+
+  /**
+   * Sends on every way the commander can be reached. Succeeds if one worked
+   * (the others are logged); throws if none did, so the caller retries.
+   */
+  private async send(incident: IncidentWithUpdates, kind: CommanderKind, context: RenderContext, tag: string): Promise<void> {
+    const { channels, renderer, logger } = this.deps;
+    const commander = incident.commander;
+    const sends: Array<Promise<unknown>> = [];
+    if (commander?.slackUserId !== undefined && channels.slack !== undefined) {
+      sends.push(channels.slack.sendDirect(commander.slackUserId, renderer.render('slack', kind, context)));
+    }
+    if (commander?.email !== undefined && channels.email !== undefined) {
+      const messageId = `<${kind}.${incident.id}.${tag}@${this.deps.emailDomain}>`;
+      sends.push(channels.email.sendDirect(commander.email, { ...renderer.render('email', kind, context), messageId }));
+    }
+    if (sends.length === 0) {
+      logger.info({ incidentId: incident.id, kind }, 'no way to reach the commander (no Slack user id or email, or channel disabled)');
+      return;
+    }
+    const results = await Promise.allSettled(sends);
+    const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    for (const failure of failures) {
+      logger.warn({ incidentId: incident.id, kind, err: String(failure.reason) }, 'a message to the commander failed');
+    }
+    if (failures.length === results.length) throw failures[0]!.reason;
+  }
+}
