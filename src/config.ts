@@ -53,6 +53,14 @@ export interface Config {
   signingSecret: string | undefined;
   /** How long shutdown waits for in-flight deliveries. */
   shutdownGraceMs: number;
+  /** Request timeout for Slack, X and webhooks. */
+  httpTimeoutMs: number;
+  /** SMTP socket timeout. */
+  smtpTimeoutMs: number;
+  /** When set, every channel's retry policy uses these instead of its own. */
+  retryOverride: { maxAttempts?: number; baseDelayMs?: number };
+  /** How long a killed worker's job stays locked before another worker takes it over. */
+  jobLockMs: number;
   logLevel: string;
 }
 
@@ -229,6 +237,17 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     enabledChannels: enabled,
     signingSecret,
     shutdownGraceMs: integer(env, 'HERALD_SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
+    httpTimeoutMs: integer(env, 'HERALD_HTTP_TIMEOUT_MS', 10_000, 100, 300_000),
+    smtpTimeoutMs: integer(env, 'HERALD_SMTP_TIMEOUT_MS', 30_000, 100, 600_000),
+    retryOverride: Object.freeze({
+      ...(value(env, 'HERALD_RETRY_MAX_ATTEMPTS') !== undefined && {
+        maxAttempts: integer(env, 'HERALD_RETRY_MAX_ATTEMPTS', 1, 1, 100),
+      }),
+      ...(value(env, 'HERALD_RETRY_BASE_DELAY_MS') !== undefined && {
+        baseDelayMs: integer(env, 'HERALD_RETRY_BASE_DELAY_MS', 1, 1, 3_600_000),
+      }),
+    }),
+    jobLockMs: integer(env, 'HERALD_JOB_LOCK_MS', 30_000, 1000, 600_000),
     logLevel: value(env, 'LOG_LEVEL') ?? 'info',
   };
   return Object.freeze(config);

@@ -138,6 +138,14 @@ export async function startHerald(options: HeraldOptions): Promise<RunningHerald
         enabledChannels: config.enabledChannels,
         logger,
       });
+      const commander = new CommanderNotifier({
+        ...workerStores,
+        renderer,
+        channels,
+        publicUrl: config.publicUrl,
+        emailDomain: emailDomain(config.email?.from),
+        logger,
+      });
       const deliverer = new Deliverer({
         ...workerStores,
         renderer,
@@ -147,15 +155,22 @@ export async function startHerald(options: HeraldOptions): Promise<RunningHerald
         emailDomain: emailDomain(config.email?.from),
         scheduler: workerQueues,
         logger,
+        retryOverride: config.retryOverride,
+        onDead: (record) => commander.deliveryFailed(record),
       });
-      workers.push(startBroadcastWorker(broadcaster, workerQueues, workerRedis, config.prefix));
-      for (const channel of config.enabledChannels) {
-        workers.push(startDeliveryWorker(channel, deliverer, workerRedis, config.prefix));
-      }
+      const workerOptions = { connection: workerRedis, prefix: config.prefix, lockDuration: config.jobLockMs };
+      workers.push(startBroadcastWorker(broadcaster, workerQueues, workerOptions));
+      for (const channel of config.enabledChannels) workers.push(startDeliveryWorker(channel, deliverer, workerOptions));
       for (const worker of workers) {
-        worker.on('failed', (job, error) =>
-          logger.error({ queue: worker.name, jobId: job?.id, err: error.message }, 'job failed; it will be retried'),
-        );
+        worker.on('failed', (job, error) => {
+          if (job === undefined) return;
+          const exhausted = job.attemptsMade >= (job.opts.attempts ?? 1);
+          logger.error({ queue: worker.name, jobId: job.id, attempts: job.attemptsMade, err: error.message }, 'job failed');
+          // Deliveries keep their own attempt counts; a job that failed for other
+          // reasons (Redis away for a long time) is queued again rather than
+          // left to block its targets' lanes.
+          if (exhausted) void workerQueues.requeue(worker.name, job.data, job.id ?? job.name, logger);
+        });
         worker.on('error', (error) => logger.warn({ queue: worker.name, err: error.message }, 'worker error'));
       }
       // Until its connections are up, a worker closed by an early signal errors with nobody listening.
@@ -166,14 +181,7 @@ export async function startHerald(options: HeraldOptions): Promise<RunningHerald
         maintenances: new MaintenanceStore(workerRedis, keys),
         schedule: new ScheduleStore(workerRedis, keys, config.reminderLeadSeconds * 1000),
         broadcast: (incidentId, updateId) => workerQueues.enqueueBroadcast({ incidentId, updateId }),
-        commander: new CommanderNotifier({
-          incidents: workerStores.incidents,
-          renderer,
-          channels,
-          publicUrl: config.publicUrl,
-          emailDomain: emailDomain(config.email?.from),
-          logger,
-        }),
+        commander,
         logger,
       });
       keeper.start();

@@ -1,10 +1,11 @@
 /**
  * The broadcast worker: turns each stored update into per-channel delivery jobs.
  */
-import { DelayedError, Worker, type ConnectionOptions, type Job } from 'bullmq';
+import { DelayedError, Worker, type Job } from 'bullmq';
 import { PredecessorPendingError, type Broadcaster } from '../src/pipeline/broadcast.js';
 import { BROADCAST_QUEUE, type BroadcastJob } from '../src/queue/jobs.js';
 import type { HeraldQueues } from '../src/queue/queues.js';
+import { workerOptions, type HeraldWorkerOptions } from './options.js';
 
 /** Fan-out is Redis-bound; a few at once keeps Redis busy without starving deliveries. */
 const CONCURRENCY = 4;
@@ -17,8 +18,7 @@ const PREDECESSOR_WAIT_MS = 500;
 export function startBroadcastWorker(
   broadcaster: Broadcaster,
   queues: HeraldQueues,
-  connection: ConnectionOptions,
-  prefix: string,
+  options: HeraldWorkerOptions,
 ): Worker<BroadcastJob> {
   const process = async (job: Job<BroadcastJob>, token?: string) => {
     try {
@@ -33,5 +33,5 @@ export function startBroadcastWorker(
       throw error;
     }
   };
-  return new Worker<BroadcastJob>(BROADCAST_QUEUE, process, { connection, prefix, concurrency: CONCURRENCY });
+  return new Worker<BroadcastJob>(BROADCAST_QUEUE, process, workerOptions(options, CONCURRENCY));
 }

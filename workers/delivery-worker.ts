@@ -3,10 +3,11 @@
  * holds up its own queue. This is the one place a pipeline outcome becomes a
  * BullMQ instruction.
  */
-import { DelayedError, Worker, type ConnectionOptions, type Job } from 'bullmq';
+import { DelayedError, Worker, type Job } from 'bullmq';
 import type { ChannelName } from '../src/channels/channel.js';
 import { ChannelPausedError, type Deliverer } from '../src/pipeline/deliver.js';
 import { deliveryQueueName, type DeliveryJob } from '../src/queue/jobs.js';
+import { workerOptions, type HeraldWorkerOptions } from './options.js';
 
 /** Jobs in flight per process and channel (each job is a batch of targets). */
 export const DELIVERY_CONCURRENCY: Record<ChannelName, number> = {
@@ -24,8 +25,7 @@ export const DELIVERY_CONCURRENCY: Record<ChannelName, number> = {
 export function startDeliveryWorker(
   channel: ChannelName,
   deliverer: Deliverer,
-  connection: ConnectionOptions,
-  prefix: string,
+  options: HeraldWorkerOptions,
 ): Worker<DeliveryJob> {
   const process = async (job: Job<DeliveryJob>, token?: string) => {
     try {
@@ -39,9 +39,5 @@ export function startDeliveryWorker(
       throw error;
     }
   };
-  return new Worker<DeliveryJob>(deliveryQueueName(channel), process, {
-    connection,
-    prefix,
-    concurrency: DELIVERY_CONCURRENCY[channel],
-  });
+  return new Worker<DeliveryJob>(deliveryQueueName(channel), process, workerOptions(options, DELIVERY_CONCURRENCY[channel]));
 }

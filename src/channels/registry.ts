@@ -15,12 +15,17 @@ export interface Channels {
   webhook: WebhookChannel;
 }
 
-export function createChannels(config: Pick<Config, 'slack' | 'x' | 'email' | 'webhookAllowPrivate'>): Channels {
+export function createChannels(
+  config: Pick<Config, 'slack' | 'x' | 'email' | 'webhookAllowPrivate' | 'httpTimeoutMs' | 'smtpTimeoutMs'>,
+): Channels {
+  const timeoutMs = config.httpTimeoutMs;
   return {
-    ...(config.slack && { slack: new SlackChannel({ token: config.slack.token, apiUrl: config.slack.apiUrl }) }),
-    ...(config.x && { x: new XChannel(config.x) }),
-    ...(config.email && { email: new EmailChannel({ smtpUrl: config.email.smtpUrl, from: config.email.from }) }),
-    webhook: new WebhookChannel({ allowPrivate: config.webhookAllowPrivate }),
+    ...(config.slack && { slack: new SlackChannel({ token: config.slack.token, apiUrl: config.slack.apiUrl, timeoutMs }) }),
+    ...(config.x && { x: new XChannel({ ...config.x, timeoutMs }) }),
+    ...(config.email && {
+      email: new EmailChannel({ smtpUrl: config.email.smtpUrl, from: config.email.from, timeoutMs: config.smtpTimeoutMs }),
+    }),
+    webhook: new WebhookChannel({ allowPrivate: config.webhookAllowPrivate, timeoutMs }),
   };
 }
 

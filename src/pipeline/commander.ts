@@ -4,14 +4,17 @@
  */
 import type { Logger } from 'pino';
 import type { Channels } from '../channels/registry.js';
+import { describeTarget, type DeliveryRecord } from '../domain/delivery.js';
 import type { CommanderKind, IncidentWithUpdates } from '../domain/incident.js';
 import type { Renderer } from '../render/renderer.js';
 import type { RenderContext } from '../render/types.js';
+import type { DeliveryStore } from '../store/delivery-store.js';
 import type { IncidentStore } from '../store/incident-store.js';
 import { renderContext } from './render-context.js';
 
 export interface CommanderNotifierDeps {
   incidents: IncidentStore;
+  deliveries: DeliveryStore;
   renderer: Renderer;
   channels: Channels;
   publicUrl: string;
@@ -41,6 +44,31 @@ export class CommanderNotifier {
       },
     };
     await this.send(incident, 'reminder', context, `reminder.${dueAt.getTime()}`);
+  }
+
+  /**
+   * Tells the commander that an update could not be delivered to a target —
+   * once per update, however many of its deliveries went dead.
+   */
+  async deliveryFailed(record: DeliveryRecord): Promise<void> {
+    const { deliveries } = this.deps;
+    const found = await this.deps.incidents.getConversation(record.incidentId);
+    if (found === null || found.commander === null) return;
+    if (!(await deliveries.claimDeadAlert(record.updateId))) return;
+    const { type: _, ...incident } = found;
+    const update = incident.updates.find((u) => u.id === record.updateId) ?? incident.updates.at(-1);
+    if (update === undefined) return;
+    const { updates, ...snapshot } = incident;
+    const context: RenderContext = {
+      ...renderContext(snapshot, update, this.deps.publicUrl, updates[0]),
+      failure: { channel: record.channel, target: describeTarget(record.target), error: record.error ?? 'unknown error', attempts: record.attempts },
+    };
+    try {
+      await this.send(incident, 'delivery-failed', context, `failed.${record.updateId}`);
+    } catch (error) {
+      await deliveries.releaseDeadAlert(record.updateId);
+      throw error;
+    }
   }
 
   private context(incident: IncidentWithUpdates): RenderContext | undefined {

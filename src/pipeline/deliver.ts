@@ -28,7 +28,7 @@ import type { AudienceStore } from '../store/audience-store.js';
 import { parseLaneToken, type DeliveryStore, type LaneToken, type ThreadState } from '../store/delivery-store.js';
 import type { IncidentStore } from '../store/incident-store.js';
 import { renderContext, webhookEventType } from './render-context.js';
-import { RETRY_POLICIES, retryDelayMs } from './retry-policy.js';
+import { retryDelayMs, retryPolicy, type RetryPolicy } from './retry-policy.js';
 
 /** A delivery job to add; `jobId` de-duplicates, `delayMs` postpones. */
 export interface ScheduledDelivery {
@@ -65,6 +65,10 @@ export interface DelivererDeps {
   emailDomain: string;
   scheduler: DeliveryScheduler;
   logger: Logger;
+  /** Operator overrides of every channel's retry policy. */
+  retryOverride?: { maxAttempts?: number; baseDelayMs?: number };
+  /** Told of each delivery that went dead (the commander is alerted once per update). */
+  onDead?: (record: DeliveryRecord) => Promise<void>;
   now?: () => Date;
 }
 
@@ -112,15 +116,29 @@ function errorText(error: unknown): string {
 export class Deliverer {
   private readonly prepared = new Map<string, Promise<Prepared | null>>();
   private readonly now: () => Date;
+  private readonly policies: Record<ChannelName, RetryPolicy>;
+  /**
+   * Until when each channel is rate-limited, as this process last saw it. A
+   * batch already sending checks it before every request, so one 429 stops
+   * the rest of the batch, not just the next jobs.
+   */
+  private readonly pausedUntil = new Map<ChannelName, number>();
 
   constructor(private readonly deps: DelivererDeps) {
     this.now = deps.now ?? (() => new Date());
+    this.policies = {
+      slack: retryPolicy('slack', deps.retryOverride),
+      x: retryPolicy('x', deps.retryOverride),
+      email: retryPolicy('email', deps.retryOverride),
+      webhook: retryPolicy('webhook', deps.retryOverride),
+    };
   }
 
   async run(job: DeliveryJob, owner: string): Promise<DeliveryJobSummary> {
     const { incidentId, updateId, channel } = job;
     const { deliveries } = this.deps;
     const pausedUntil = await deliveries.pausedUntil(channel);
+    this.pausedUntil.set(channel, pausedUntil);
     if (pausedUntil > this.now().getTime()) throw new ChannelPausedError(channel, pausedUntil);
 
     const records = (await deliveries.getMany(updateId, job.deliveryIds)).filter((r): r is DeliveryRecord => r !== null);
@@ -196,6 +214,14 @@ export class Deliverer {
     if (pauseMs > 0) await deliveries.pause(channel, this.now().getTime() + pauseMs);
 
     for (const o of outcomes) {
+      if (o.record.state === 'dead' && previous.get(o.record.id) !== 'dead' && this.deps.onDead !== undefined) {
+        await this.deps.onDead(o.record).catch((error: unknown) =>
+          this.deps.logger.warn({ deliveryId: o.record.id, err: String(error) }, 'could not alert the commander of a dead delivery'),
+        );
+      }
+    }
+
+    for (const o of outcomes) {
       if (o.gone && o.record.target.channel === 'webhook') {
         const disabled = await this.deps.audiences.disableWebhook(o.record.target.url);
         this.deps.logger.warn({ audiences: disabled, deliveryId: o.record.id }, 'webhook target answered 410 Gone; disabled');
@@ -224,11 +250,11 @@ export class Deliverer {
     }));
   }
 
-  /** Failed deliveries, grouped by the second they are due again (jitter makes exact times unique). */
+  /** Deliveries to try again (failed, or held back by a rate limit), grouped by the second they are due (jitter makes exact times unique). */
   private retryJobs(job: DeliveryJob, outcomes: readonly Outcome[]): ScheduledDelivery[] {
     const bySecond = new Map<number, DeliveryRecord[]>();
     for (const { record } of outcomes) {
-      if (record.state !== 'failed' || record.retryAt === null) continue;
+      if (isFinal(record.state) || record.retryAt === null) continue;
       const second = Math.ceil(Date.parse(record.retryAt) / 1000);
       const group = bySecond.get(second);
       if (group === undefined) bySecond.set(second, [record]);
@@ -238,7 +264,9 @@ export class Deliverer {
     return [...bySecond].map(([second, records]) => {
       const ids = records.map((r) => r.id);
       return {
-        jobId: `retry.${job.channel}.${job.updateId}.${digest([...ids].sort().concat(String(records[0]!.attempts)))}`,
+        // Unique per due second: BullMQ ignores an add whose id it still remembers,
+        // and a delivery held back twice by rate limits keeps its attempt count.
+        jobId: `retry.${job.channel}.${job.updateId}.${second}.${digest([...ids].sort())}`,
         data: { ...job, deliveryIds: ids },
         delayMs: Math.max(0, second * 1000 - now),
       };
@@ -246,8 +274,13 @@ export class Deliverer {
   }
 
   private async attempt(record: DeliveryRecord, thread: ThreadState | undefined, prepared: Prepared): Promise<Outcome> {
-    const attempts = record.attempts + 1;
     const now = this.now();
+    const pausedUntil = this.pausedUntil.get(record.channel) ?? 0;
+    if (pausedUntil > now.getTime()) {
+      // Not sent: the provider asked for quiet until then. No attempt is spent.
+      return { record: { ...record, retryAt: new Date(pausedUntil).toISOString() } };
+    }
+    const attempts = record.attempts + 1;
     try {
       const result = await this.send(record, thread, prepared);
       return {
@@ -256,10 +289,12 @@ export class Deliverer {
       };
     } catch (error) {
       const message = errorText(error);
-      const policy = RETRY_POLICIES[record.channel];
+      const policy = this.policies[record.channel];
       if (error instanceof RateLimitedError) {
         // The provider named the time; waiting for it is not the target's failure.
-        const retryAt = new Date(now.getTime() + error.retryAfterMs).toISOString();
+        const until = now.getTime() + error.retryAfterMs;
+        if (error.scope === 'channel') this.pausedUntil.set(record.channel, Math.max(until, this.pausedUntil.get(record.channel) ?? 0));
+        const retryAt = new Date(until).toISOString();
         return {
           record: { ...record, state: 'failed', attempts, error: message, retryAt },
           ...(error.scope === 'channel' && { channelPauseMs: error.retryAfterMs }),

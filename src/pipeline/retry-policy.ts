@@ -26,6 +26,11 @@ export const RETRY_POLICIES: Record<ChannelName, RetryPolicy> = {
   webhook: { maxAttempts: 12, baseDelayMs: 2_000, maxDelayMs: 30 * 60_000 },
 };
 
+/** The channel's policy, with an operator's overrides (`HERALD_RETRY_*`) applied. */
+export function retryPolicy(channel: ChannelName, override: { maxAttempts?: number; baseDelayMs?: number } = {}): RetryPolicy {
+  return { ...RETRY_POLICIES[channel], ...override };
+}
+
 /** Delay before attempt `attempts + 1`, given `attempts` already made (≥ 1). */
 export function retryDelayMs(policy: RetryPolicy, attempts: number, random: () => number = Math.random): number {
   const exponential = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.max(0, attempts - 1));

@@ -4,6 +4,7 @@
  */
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
 import { CHANNEL_NAMES, type ChannelName } from '../channels/channel.js';
 import type { DeliveryScheduler, ScheduledDelivery } from '../pipeline/deliver.js';
 import { BROADCAST_QUEUE, deliveryQueueName, type BroadcastJob, type DeliveryJob } from './jobs.js';
@@ -19,6 +20,9 @@ export const DEFAULT_JOB_OPTIONS: JobsOptions = {
   removeOnComplete: { age: 3600, count: 50_000 },
   removeOnFail: { age: 7 * 24 * 3600 },
 };
+
+/** How long an exhausted job rests before it is queued again. */
+const REQUEUE_DELAY_MS = 5 * 60_000;
 
 export class HeraldQueues implements DeliveryScheduler {
   readonly broadcast: Queue<BroadcastJob>;
@@ -65,6 +69,19 @@ export class HeraldQueues implements DeliveryScheduler {
         ),
       ),
     );
+  }
+
+  /** Queues a job's data again under a fresh id, after a pause, once all its attempts failed. */
+  async requeue(queueName: string, data: BroadcastJob | DeliveryJob, jobId: string, logger: Logger): Promise<void> {
+    const queue = this.all().find((q) => q.name === queueName);
+    if (queue === undefined) return;
+    const again = `${jobId}.again.${Date.now()}`;
+    try {
+      await queue.add(queueName, data, { jobId: again, delay: REQUEUE_DELAY_MS });
+      logger.warn({ queue: queueName, jobId, requeuedAs: again }, 'job out of attempts; queued again');
+    } catch (error) {
+      logger.error({ queue: queueName, jobId, err: error instanceof Error ? error.message : error }, 'could not queue an exhausted job again');
+    }
   }
 
   all(): Queue[] {

@@ -236,6 +236,17 @@ export class DeliveryStore {
     return value === null ? 0 : Number(value);
   }
 
+  /** Claims the one dead-delivery alert of an update; false if it was already claimed. */
+  async claimDeadAlert(updateId: string): Promise<boolean> {
+    // Kept a week: long past any retry of that update.
+    return (await this.redis.set(this.keys.deadAlert(updateId), '1', 'EX', 7 * 86_400, 'NX')) === 'OK';
+  }
+
+  /** Gives the claim back (the alert could not be sent), so a later dead delivery may try. */
+  async releaseDeadAlert(updateId: string): Promise<void> {
+    await this.redis.del(this.keys.deadAlert(updateId));
+  }
+
   /** Counts of deliveries that reached each state, by channel, across all processes. */
   async counts(): Promise<Record<string, string>> {
     return this.redis.hgetall(this.keys.deliveryCounts);

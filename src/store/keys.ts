@@ -46,6 +46,8 @@ export interface Keys {
   signingSecret: string;
   /** hash: "channel:state" → count of deliveries that reached that state */
   deliveryCounts: string;
+  /** string (with expiry): set once the commander was alerted of a dead delivery of this update */
+  deadAlert(updateId: string): string;
   /** string (with expiry): set while a channel is rate-limited; value is the epoch ms it ends */
   channelPause(channel: ChannelName): string;
 }
@@ -72,5 +74,6 @@ export function keysFor(prefix: string): Keys {
     signingSecret: k('secret', 'signing'),
     deliveryCounts: k('metrics', 'deliveries'),
     channelPause: (channel) => k('pause', channel),
+    deadAlert: (updateId) => k('alerted', updateId),
   };
 }
