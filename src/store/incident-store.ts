@@ -17,7 +17,7 @@ import {
 } from '../domain/incident.js';
 import { NotFoundError, ResolvedError } from './errors.js';
 import type { Keys } from './keys.js';
-import { LuaScript } from './lua-script.js';
+import { LuaScript, scriptErrorCode } from './lua-script.js';
 
 export interface NewIncident {
   title: string;
@@ -170,12 +170,6 @@ function toIncident(h: Record<string, string>): Incident {
     nextUpdateDueAt: iso(h.nextUpdateDueAt),
     resolvedAt: iso(h.resolvedAt),
   };
-}
-
-/** The code a script's `error_reply` carried (Redis may prefix it with "ERR "). */
-function scriptErrorCode(error: unknown): string | undefined {
-  if (!(error instanceof Error)) return undefined;
-  return /^(?:ERR )?(NOTFOUND|RESOLVED|STALE)\b/.exec(error.message)?.[1];
 }
 
 function scriptError(error: unknown, incidentId: string): never {

@@ -36,3 +36,12 @@ export class LuaScript {
     if (exists !== 1) await redis.script('LOAD', this.source);
   }
 }
+
+/**
+ * The code a script raised with `redis.error_reply('CODE')`, or undefined for
+ * any other error. Redis 7 prefixes such replies with "ERR ".
+ */
+export function scriptErrorCode(error: unknown): string | undefined {
+  if (!(error instanceof Error)) return undefined;
+  return /^(?:ERR )?([A-Z]+)$/.exec(error.message.trim())?.[1];
+}

@@ -22,7 +22,7 @@ import {
 } from '../domain/maintenance.js';
 import { NotFoundError } from './errors.js';
 import type { Keys } from './keys.js';
-import { LuaScript } from './lua-script.js';
+import { LuaScript, scriptErrorCode } from './lua-script.js';
 
 /** The maintenance is completed or cancelled; it takes no more changes. */
 export class MaintenanceFinishedError extends Error {
@@ -341,7 +341,7 @@ export class MaintenanceStore {
     try {
       return (await APPLY.run(this.redis, keys, args)) as string | null;
     } catch (error) {
-      const code = error instanceof Error ? /^(?:ERR )?(NOTFOUND|STALE|EXISTS)\b/.exec(error.message)?.[1] : undefined;
+      const code = scriptErrorCode(error);
       if (code === 'NOTFOUND') throw new NotFoundError('maintenance', id);
       if (code === 'STALE') throw new ConcurrentChangeError();
       throw error;
