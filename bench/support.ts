@@ -1,0 +1,215 @@
+/**
+ * What the benchmarks share: a private redis-server, free ports, local sinks
+ * that count what arrives (webhook receiver, SMTP server, Slack Web API), and
+ * peak memory of a child process. Everything listens on 127.0.0.1 only.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { Socket, createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SMTPServer } from 'smtp-server';
+
+export const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+
+/** Peak resident memory of a live process, in MB (Linux VmHWM). */
+export function peakRssMb(pid: number | undefined): number | null {
+  if (pid === undefined) return null;
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = /VmHWM:\s+(\d+) kB/.exec(status)?.[1];
+    return kb === undefined ? null : Math.round(Number(kb) / 1024);
+  } catch {
+    return null;
+  }
+}
+
+export interface OwnRedis {
+  url: string;
+  stop(): void;
+}
+
+export async function startRedis(): Promise<OwnRedis> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'herald-bench-redis-'));
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], {
+    stdio: 'ignore',
+  });
+  const url = `redis://127.0.0.1:${port}`;
+  for (let i = 0; i < 100 && !(await answers(port)); i++) await sleep(50);
+  return {
+    url,
+    stop() {
+      child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Whether something accepts connections on the port. */
+function answers(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = new Socket();
+    socket.once('error', () => resolve(false));
+    socket.connect(port, '127.0.0.1', () => {
+      socket.end();
+      resolve(true);
+    });
+  });
+}
+
+/** Counts arrivals: how many, when the first and last came, and per key. */
+export class ArrivalCounter {
+  count = 0;
+  first = 0;
+  last = 0;
+  readonly times: number[] = [];
+  private waiters: Array<{ n: number; resolve: () => void }> = [];
+
+  hit(keepTimes = false): void {
+    const now = performance.timeOrigin + performance.now();
+    if (this.count === 0) this.first = now;
+    this.last = now;
+    this.count++;
+    if (keepTimes) this.times.push(now);
+    for (const w of this.waiters) if (this.count >= w.n) w.resolve();
+    this.waiters = this.waiters.filter((w) => this.count < w.n);
+  }
+
+  reset(): void {
+    this.count = 0;
+    this.first = 0;
+    this.last = 0;
+    this.times.length = 0;
+  }
+
+  /** Resolves once `n` arrived; rejects after `timeoutMs`. */
+  waitFor(n: number, timeoutMs: number): Promise<void> {
+    if (this.count >= n) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`only ${this.count} of ${n} arrived within ${timeoutMs} ms`)), timeoutMs);
+      this.waiters.push({
+        n,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      });
+    });
+  }
+}
+
+export interface Sinks {
+  webhookUrl(i: number): string;
+  webhooks: ArrivalCounter;
+  emails: ArrivalCounter;
+  slack: ArrivalCounter;
+  smtpUrl: string;
+  slackApiUrl: string;
+  close(): Promise<void>;
+}
+
+/** A webhook receiver, an SMTP server and a Slack Web API, each only counting (no parsing beyond the minimum). */
+export async function startSinks(options: { keepWebhookTimes?: boolean } = {}): Promise<Sinks> {
+  const webhooks = new ArrivalCounter();
+  const emails = new ArrivalCounter();
+  const slack = new ArrivalCounter();
+
+  const hookServer: Server = createHttpServer((req, res) => {
+    req.on('data', () => {});
+    req.on('end', () => {
+      webhooks.hit(options.keepWebhookTimes);
+      res.writeHead(200, { 'content-length': '0' }).end();
+    });
+  });
+  hookServer.keepAliveTimeout = 120_000;
+  hookServer.headersTimeout = 130_000;
+  await new Promise<void>((r) => hookServer.listen(0, '127.0.0.1', r));
+  const hookPort = (hookServer.address() as AddressInfo).port;
+
+  let ts = 1_700_000_000_000_000;
+  const slackServer: Server = createHttpServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const params = new URLSearchParams(Buffer.concat(chunks).toString());
+      const channel = params.get('channel') ?? 'C0';
+      ts += 100;
+      const stamp = `${Math.floor(ts / 1_000_000)}.${String(ts % 1_000_000).padStart(6, '0')}`;
+      if (req.url?.includes('chat.postMessage')) slack.hit();
+      const body = JSON.stringify({ ok: true, channel, ts: stamp, message: { ts: stamp } });
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body);
+    });
+  });
+  slackServer.keepAliveTimeout = 120_000;
+  await new Promise<void>((r) => slackServer.listen(0, '127.0.0.1', r));
+  const slackPort = (slackServer.address() as AddressInfo).port;
+
+  const smtp = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS', 'AUTH'],
+    logger: false,
+    size: 1024 * 1024,
+    onData(stream, _session, callback) {
+      stream.on('data', () => {});
+      stream.on('end', () => {
+        emails.hit();
+        callback();
+      });
+    },
+  });
+  await new Promise<void>((r) => smtp.listen(0, '127.0.0.1', r));
+  const smtpPort = (smtp.server.address() as AddressInfo).port;
+
+  return {
+    webhookUrl: (i) => `http://127.0.0.1:${hookPort}/hook/${i}`,
+    webhooks,
+    emails,
+    slack,
+    smtpUrl: `smtp://127.0.0.1:${smtpPort}`,
+    slackApiUrl: `http://127.0.0.1:${slackPort}/api/`,
+    async close() {
+      hookServer.closeAllConnections();
+      slackServer.closeAllConnections();
+      await Promise.all([
+        new Promise((r) => hookServer.close(r)),
+        new Promise((r) => slackServer.close(r)),
+        new Promise((r) => smtp.close(() => r(undefined))),
+      ]);
+    },
+  };
+}
+
+/** Runs a child to completion and returns its wall time (ms) and exit code. */
+export function runChild(command: string, args: string[], env: NodeJS.ProcessEnv, cwd = ROOT): Promise<{ ms: number; code: number | null; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const child: ChildProcess = spawn(command, args, { cwd, env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr?.on('data', (c: Buffer) => {
+      stderr += c.toString();
+    });
+    child.once('error', reject);
+    child.once('exit', (code) => resolve({ ms: performance.now() - started, code, stderr }));
+  });
+}
