@@ -94,13 +94,15 @@ interface Prepared {
 interface Outcome {
   record: DeliveryRecord;
   thread?: ThreadState;
-  /** Set when the channel (not just this target) must pause. */
-  channelPauseMs?: number;
+  /** Set when the channel (not just this target) must pause: until when (epoch ms). */
+  channelPausedUntil?: number;
   gone?: boolean;
 }
 
 /** Email clients need only the start and the recent end of a References chain. */
 const MAX_REFERENCES = 20;
+/** How soon a delivery held by another job is looked at again. */
+const RECHECK_AFTER_MS = 2_000;
 /** Prepared updates kept per process; a fan-out touches one update at a time. */
 const PREPARED_CACHE_SIZE = 64;
 
@@ -148,6 +150,7 @@ export class Deliverer {
     const due = pending.filter((_, i) => heads[i]);
     const leases = await deliveries.lease(owner, due.map((r) => r.id));
     const mine = due.filter((_, i) => leases[i]);
+    const heldElsewhere = due.filter((_, i) => !leases[i]);
     const previous = new Map(records.map((r) => [r.id, r.state]));
 
     // Each outcome is recorded as soon as it is known, so a target that hangs
@@ -155,7 +158,7 @@ export class Deliverer {
     // one flush is in flight, the outcomes that arrive wait for the next.
     const outcomes: Outcome[] = [];
     const unrecorded: Outcome[] = [];
-    let flushing: Promise<void> = this.record(job, [], alreadyFinal, previous);
+    let flushing: Promise<void> = this.record(job, owner, [], alreadyFinal, previous).then(() => this.recheckLater(job, heldElsewhere));
     let failure: unknown;
     const flush = (): Promise<void> => {
       flushing = flushing
@@ -164,7 +167,7 @@ export class Deliverer {
         })
         .then(async () => {
           const batch = unrecorded.splice(0);
-          if (batch.length > 0) await this.record(job, batch, [], previous);
+          if (batch.length > 0) await this.record(job, owner, batch, [], previous);
         });
       return flushing;
     };
@@ -190,7 +193,7 @@ export class Deliverer {
       });
       if (failure !== undefined) throw failure;
     } finally {
-      await deliveries.release(mine.map((r) => r.id));
+      await deliveries.release(owner, mine.map((r) => r.id));
     }
     const count = (state: DeliveryRecord['state']): number => outcomes.filter((o) => o.record.state === state).length;
     return { sent: count('sent'), failed: count('failed'), dead: count('dead'), skipped: records.length - outcomes.length };
@@ -198,6 +201,7 @@ export class Deliverer {
 
   private async record(
     job: DeliveryJob,
+    owner: string,
     outcomes: readonly Outcome[],
     alreadyFinal: readonly DeliveryRecord[],
     previous: ReadonlyMap<string, DeliveryRecord['state']>,
@@ -209,9 +213,12 @@ export class Deliverer {
     // Thread state first: a successor released below must find its parent's reference.
     await deliveries.saveThreads(incidentId, channel, threads);
     await deliveries.save(outcomes.map((o) => o.record), previous);
+    // Recorded: the lease is done. Released before any retry is queued, or
+    // the retry's job would find the delivery still held and pass it by.
+    await deliveries.release(owner, outcomes.map((o) => o.record.id));
 
-    const pauseMs = Math.max(0, ...outcomes.map((o) => o.channelPauseMs ?? 0));
-    if (pauseMs > 0) await deliveries.pause(channel, this.now().getTime() + pauseMs);
+    const pausedUntil = Math.max(0, ...outcomes.map((o) => o.channelPausedUntil ?? 0));
+    if (pausedUntil > 0) await deliveries.pause(channel, pausedUntil);
 
     for (const o of outcomes) {
       if (o.record.state === 'dead' && previous.get(o.record.id) !== 'dead' && this.deps.onDead !== undefined) {
@@ -233,6 +240,24 @@ export class Deliverer {
     const released = await deliveries.complete(incidentId, channel, final);
     const jobs = [...this.successorJobs(job, released), ...this.retryJobs(job, outcomes)];
     if (jobs.length > 0) await this.deps.scheduler.schedule(jobs);
+  }
+
+  /**
+   * Deliveries another job holds are looked at again shortly: normally that
+   * job has finished them by then and this is a no-op; if it died, its lease
+   * has run out and the delivery is taken over.
+   */
+  private async recheckLater(job: DeliveryJob, held: readonly DeliveryRecord[]): Promise<void> {
+    if (held.length === 0) return;
+    const ids = held.map((r) => r.id);
+    const second = Math.ceil((this.now().getTime() + RECHECK_AFTER_MS) / 1000);
+    await this.deps.scheduler.schedule([
+      {
+        jobId: `recheck.${job.channel}.${job.updateId}.${second}.${digest([...ids].sort())}`,
+        data: { ...job, deliveryIds: ids },
+        delayMs: RECHECK_AFTER_MS,
+      },
+    ]);
   }
 
   /** Released deliveries, grouped per update into jobs of their own. */
@@ -284,20 +309,21 @@ export class Deliverer {
     try {
       const result = await this.send(record, thread, prepared);
       return {
-        record: { ...record, state: 'sent', attempts, providerRef: result.providerRef, error: null, sentAt: now.toISOString(), retryAt: null },
+        record: { ...record, state: 'sent', attempts, providerRef: result.providerRef, error: null, sentAt: this.now().toISOString(), retryAt: null },
         thread: result.thread,
       };
     } catch (error) {
+      // Waits are counted from the answer: a 429 that took 1.5 s to arrive still means "wait Retry-After from now".
+      const answeredAt = this.now().getTime();
       const message = errorText(error);
       const policy = this.policies[record.channel];
       if (error instanceof RateLimitedError) {
         // The provider named the time; waiting for it is not the target's failure.
-        const until = now.getTime() + error.retryAfterMs;
+        const until = answeredAt + error.retryAfterMs;
         if (error.scope === 'channel') this.pausedUntil.set(record.channel, Math.max(until, this.pausedUntil.get(record.channel) ?? 0));
-        const retryAt = new Date(until).toISOString();
         return {
-          record: { ...record, state: 'failed', attempts, error: message, retryAt },
-          ...(error.scope === 'channel' && { channelPauseMs: error.retryAfterMs }),
+          record: { ...record, state: 'failed', attempts, error: message, retryAt: new Date(until).toISOString() },
+          ...(error.scope === 'channel' && { channelPausedUntil: until }),
         };
       }
       if (error instanceof DeliveryError && !error.retryable) {
@@ -312,7 +338,7 @@ export class Deliverer {
       if (attempts >= policy.maxAttempts) {
         return { record: { ...record, state: 'dead', attempts, error: `${message} (gave up after ${attempts} attempts)`, retryAt: null } };
       }
-      const retryAt = new Date(now.getTime() + retryDelayMs(policy, attempts)).toISOString();
+      const retryAt = new Date(answeredAt + retryDelayMs(policy, attempts)).toISOString();
       return { record: { ...record, state: 'failed', attempts, error: message, retryAt } };
     }
   }

@@ -98,6 +98,15 @@ return released
 `,
 );
 
+/** KEYS: lease keys. ARGV: owner. Deletes only the leases that owner holds. */
+const RELEASE = new LuaScript(
+  'release-leases',
+  `for _, key in ipairs(KEYS) do
+  if redis.call('GET', key) == ARGV[1] then redis.call('DEL', key) end
+end
+return 1`,
+);
+
 /** How long one job may hold a delivery before another may take it over. */
 const LEASE_MS = 120_000;
 
@@ -201,9 +210,10 @@ export class DeliveryStore {
     return taken;
   }
 
-  async release(ids: readonly string[]): Promise<void> {
+  /** Gives back the leases this owner still holds; a lease another job took since is left alone. */
+  async release(owner: string, ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return;
-    await this.redis.del(...ids.map((id) => this.leaseKey(id)));
+    await RELEASE.run(this.redis, ids.map((id) => this.leaseKey(id)), [owner]);
   }
 
   async threads(incidentId: string, channel: ChannelName, targetKeys: readonly string[]): Promise<Map<string, ThreadState>> {
