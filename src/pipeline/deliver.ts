@@ -222,7 +222,8 @@ export class Deliverer {
 
     for (const o of outcomes) {
       if (o.record.state === 'dead' && previous.get(o.record.id) !== 'dead' && this.deps.onDead !== undefined) {
-        await this.deps.onDead(o.record).catch((error: unknown) =>
+        // Not awaited: a slow DM to the commander must not hold back the batch-mates' next updates.
+        void this.deps.onDead(o.record).catch((error: unknown) =>
           this.deps.logger.warn({ deliveryId: o.record.id, err: String(error) }, 'could not alert the commander of a dead delivery'),
         );
       }
