@@ -61,6 +61,10 @@ export interface Config {
   retryOverride: { maxAttempts?: number; baseDelayMs?: number };
   /** How long a killed worker's job stays locked before another worker takes it over. */
   jobLockMs: number;
+  /** Most connections kept open to one webhook origin. */
+  webhookConnectionsPerOrigin: number;
+  /** Most pooled SMTP connections. */
+  smtpMaxConnections: number;
   logLevel: string;
 }
 
@@ -248,6 +252,8 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       }),
     }),
     jobLockMs: integer(env, 'HERALD_JOB_LOCK_MS', 30_000, 1000, 600_000),
+    webhookConnectionsPerOrigin: integer(env, 'HERALD_WEBHOOK_CONNECTIONS_PER_ORIGIN', 8, 1, 1024),
+    smtpMaxConnections: integer(env, 'HERALD_SMTP_MAX_CONNECTIONS', 5, 1, 256),
     logLevel: value(env, 'LOG_LEVEL') ?? 'info',
   };
   return Object.freeze(config);

@@ -87,11 +87,13 @@ export async function startHerald(options: HeraldOptions): Promise<RunningHerald
   }
   const redisServer = await resolveRedis(config.redisUrl, options.dataRoot ?? process.cwd(), logger);
 
-  const cleanups: Array<() => Promise<void> | void> = [];
+  /** Shutdown steps, run in reverse; each with how long it may take. */
+  const cleanups: Array<(() => Promise<void> | void) & { boundMs?: number }> = [];
   const stopAll = async (): Promise<void> => {
     for (const cleanup of cleanups.reverse()) {
       try {
-        await cleanup();
+        // Bounded: with Redis gone, a close or QUIT would otherwise wait for a reconnect forever.
+        await withDeadline(cleanup(), cleanup.boundMs ?? STEP_GRACE_MS);
       } catch (error) {
         logger.warn({ err: error instanceof Error ? error.message : error }, 'error while stopping');
       }
@@ -104,7 +106,7 @@ export async function startHerald(options: HeraldOptions): Promise<RunningHerald
     // The API's connection fails fast (a 503 within a second while Redis is away);
     // a workers-only process's connection waits and retries instead.
     const redis = await connectRedis(redisServer.url, serving ? 'api' : 'worker', `herald-${[...roles].join('+')}`);
-    cleanups.push(() => redis.quit().then(() => undefined));
+    cleanups.push(() => closeRedis(redis));
 
     const storeOptions = { reminderLeadSeconds: config.reminderLeadSeconds };
     const incidents = new IncidentStore(redis, keys, storeOptions);
@@ -120,7 +122,7 @@ export async function startHerald(options: HeraldOptions): Promise<RunningHerald
     let channels: Channels | undefined;
     if (roles.has('workers')) {
       const workerRedis = await connectRedis(redisServer.url, 'worker', 'herald-workers');
-      cleanups.push(() => workerRedis.quit().then(() => undefined));
+      cleanups.push(() => closeRedis(workerRedis));
       const workerStores = {
         incidents: new IncidentStore(workerRedis, keys, storeOptions),
         audiences: new AudienceStore(workerRedis, keys),
@@ -185,11 +187,17 @@ export async function startHerald(options: HeraldOptions): Promise<RunningHerald
         logger,
       });
       keeper.start();
-      cleanups.push(async () => {
-        stopSweeper();
-        await keeper.stop();
-        await closeWorkers(workers, config.shutdownGraceMs, logger);
-      });
+      cleanups.push(
+        Object.assign(
+          async () => {
+            stopSweeper();
+            await keeper.stop();
+            await closeWorkers(workers, config.shutdownGraceMs, logger);
+          },
+          // In-flight deliveries get the grace period; forcing the rest closed gets one step more.
+          { boundMs: config.shutdownGraceMs + STEP_GRACE_MS },
+        ),
+      );
     }
 
     let app: FastifyInstance | undefined;
@@ -223,16 +231,35 @@ export async function startHerald(options: HeraldOptions): Promise<RunningHerald
   }
 }
 
+/** Beyond the delivery grace period, how long any one shutdown step may take. */
+const STEP_GRACE_MS = 2_000;
+/** How long QUIT may wait for Redis's answer before the socket is simply closed. */
+const QUIT_TIMEOUT_MS = 1_000;
+
+function withDeadline(work: Promise<void> | void, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<void>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`a shutdown step took longer than ${ms} ms; moving on`)), ms);
+  });
+  return Promise.race([Promise.resolve(work), deadline]).finally(() => clearTimeout(timer));
+}
+
+/** QUIT politely; if Redis does not answer (it may be gone), close the socket. */
+async function closeRedis(redis: Redis): Promise<void> {
+  try {
+    await withDeadline(redis.quit().then(() => undefined), QUIT_TIMEOUT_MS);
+  } catch {
+    // Unanswered or refused: nothing left to say to it.
+  } finally {
+    redis.disconnect();
+  }
+}
+
 /** Lets active jobs finish within the grace period, then closes regardless. */
 async function closeWorkers(workers: readonly Worker[], graceMs: number, logger: Logger): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const graceful = Promise.all(workers.map((w) => w.close())).then(() => true);
-  const expired = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(false), graceMs);
-  });
-  const finished = await Promise.race([graceful, expired]);
-  clearTimeout(timer);
-  if (!finished) {
+  try {
+    await withDeadline(Promise.all(workers.map((w) => w.close())).then(() => undefined), graceMs);
+  } catch {
     logger.warn({ graceMs }, 'in-flight deliveries did not finish in time; closing anyway (they will be retried)');
     await Promise.all(workers.map((w) => w.close(true)));
   }

@@ -16,16 +16,28 @@ export interface Channels {
 }
 
 export function createChannels(
-  config: Pick<Config, 'slack' | 'x' | 'email' | 'webhookAllowPrivate' | 'httpTimeoutMs' | 'smtpTimeoutMs'>,
+  config: Pick<
+    Config,
+    'slack' | 'x' | 'email' | 'webhookAllowPrivate' | 'httpTimeoutMs' | 'smtpTimeoutMs' | 'webhookConnectionsPerOrigin' | 'smtpMaxConnections'
+  >,
 ): Channels {
   const timeoutMs = config.httpTimeoutMs;
   return {
     ...(config.slack && { slack: new SlackChannel({ token: config.slack.token, apiUrl: config.slack.apiUrl, timeoutMs }) }),
     ...(config.x && { x: new XChannel({ ...config.x, timeoutMs }) }),
     ...(config.email && {
-      email: new EmailChannel({ smtpUrl: config.email.smtpUrl, from: config.email.from, timeoutMs: config.smtpTimeoutMs }),
+      email: new EmailChannel({
+        smtpUrl: config.email.smtpUrl,
+        from: config.email.from,
+        timeoutMs: config.smtpTimeoutMs,
+        maxConnections: config.smtpMaxConnections,
+      }),
     }),
-    webhook: new WebhookChannel({ allowPrivate: config.webhookAllowPrivate, timeoutMs }),
+    webhook: new WebhookChannel({
+      allowPrivate: config.webhookAllowPrivate,
+      timeoutMs,
+      maxConnectionsPerOrigin: config.webhookConnectionsPerOrigin,
+    }),
   };
 }
 
