@@ -87,13 +87,11 @@ export async function startHerald(options: HeraldOptions): Promise<RunningHerald
   }
   const redisServer = await resolveRedis(config.redisUrl, options.dataRoot ?? process.cwd(), logger);
 
-  /** Shutdown steps, run in reverse; each with how long it may take. */
-  const cleanups: Array<(() => Promise<void> | void) & { boundMs?: number }> = [];
+  const cleanups: Array<() => Promise<void> | void> = [];
   const stopAll = async (): Promise<void> => {
     for (const cleanup of cleanups.reverse()) {
       try {
-        // Bounded: with Redis gone, a close or QUIT would otherwise wait for a reconnect forever.
-        await withDeadline(cleanup(), cleanup.boundMs ?? STEP_GRACE_MS);
+        await cleanup();
       } catch (error) {
         logger.warn({ err: error instanceof Error ? error.message : error }, 'error while stopping');
       }
@@ -187,17 +185,11 @@ export async function startHerald(options: HeraldOptions): Promise<RunningHerald
         logger,
       });
       keeper.start();
-      cleanups.push(
-        Object.assign(
-          async () => {
-            stopSweeper();
-            await keeper.stop();
-            await closeWorkers(workers, config.shutdownGraceMs, logger);
-          },
-          // In-flight deliveries get the grace period; forcing the rest closed gets one step more.
-          { boundMs: config.shutdownGraceMs + STEP_GRACE_MS },
-        ),
-      );
+      cleanups.push(async () => {
+        stopSweeper();
+        await keeper.stop();
+        await closeWorkers(workers, config.shutdownGraceMs, logger);
+      });
     }
 
     let app: FastifyInstance | undefined;
@@ -231,35 +223,38 @@ export async function startHerald(options: HeraldOptions): Promise<RunningHerald
   }
 }
 
-/** Beyond the delivery grace period, how long any one shutdown step may take. */
-const STEP_GRACE_MS = 2_000;
 /** How long QUIT may wait for Redis's answer before the socket is simply closed. */
 const QUIT_TIMEOUT_MS = 1_000;
 
-function withDeadline(work: Promise<void> | void, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<void>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`a shutdown step took longer than ${ms} ms; moving on`)), ms);
-  });
-  return Promise.race([Promise.resolve(work), deadline]).finally(() => clearTimeout(timer));
-}
-
-/** QUIT politely; if Redis does not answer (it may be gone), close the socket. */
+/**
+ * QUIT politely; if Redis does not answer (it may be gone: with the offline
+ * queue on, QUIT would wait for a reconnect forever), close the socket.
+ */
 async function closeRedis(redis: Redis): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const unanswered = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, QUIT_TIMEOUT_MS);
+  });
   try {
-    await withDeadline(redis.quit().then(() => undefined), QUIT_TIMEOUT_MS);
+    await Promise.race([redis.quit().then(() => undefined), unanswered]);
   } catch {
-    // Unanswered or refused: nothing left to say to it.
+    // Refused: nothing left to say to it.
   } finally {
+    clearTimeout(timer);
     redis.disconnect();
   }
 }
 
 /** Lets active jobs finish within the grace period, then closes regardless. */
 async function closeWorkers(workers: readonly Worker[], graceMs: number, logger: Logger): Promise<void> {
-  try {
-    await withDeadline(Promise.all(workers.map((w) => w.close())).then(() => undefined), graceMs);
-  } catch {
+  let timer: NodeJS.Timeout | undefined;
+  const graceful = Promise.all(workers.map((w) => w.close())).then(() => true);
+  const expired = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), graceMs);
+  });
+  const finished = await Promise.race([graceful, expired]);
+  clearTimeout(timer);
+  if (!finished) {
     logger.warn({ graceMs }, 'in-flight deliveries did not finish in time; closing anyway (they will be retried)');
     await Promise.all(workers.map((w) => w.close(true)));
   }

@@ -16,6 +16,9 @@ import { createLogger } from './logger.js';
 import { RedisUnavailableError } from './redis/private-server.js';
 import { TemplateError } from './render/templates.js';
 
+/** Beyond the delivery grace period, how long closing everything may take. */
+const SHUTDOWN_SLACK_MS = 5_000;
+
 function fail(message: string): never {
   process.stderr.write(`herald: ${message}\n`);
   process.exit(1);
@@ -58,6 +61,13 @@ async function main(): Promise<void> {
   let running: RunningHerald | undefined;
   const stop = (herald: RunningHerald, signal: NodeJS.Signals): void => {
     logger.info({ signal }, 'shutting down: no new requests, finishing in-flight deliveries');
+    // In-flight deliveries get their grace period; if closing connections then
+    // hangs (Redis gone: a close waits for a reconnect that never comes), the
+    // process leaves anyway rather than never.
+    setTimeout(() => {
+      logger.warn('stopped (some connections did not close in time)');
+      process.exit(0);
+    }, config.shutdownGraceMs + SHUTDOWN_SLACK_MS).unref();
     herald.stop().then(
       () => {
         logger.info('stopped cleanly');

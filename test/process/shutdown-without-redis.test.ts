@@ -1,5 +1,5 @@
 /**
- * SIGTERM stops Herald cleanly and within a bound even when Redis is already
+ * SIGTERM stops Herald, exit 0, within a bound even when Redis is already
  * gone (a QUIT or a queue close would otherwise wait for a reconnect forever).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -38,9 +38,9 @@ describe('given Herald running and its Redis gone', () => {
       herald.child.kill('SIGTERM');
       const exit = await herald.waitForExit(15_000);
       expect(exit, herald.stdout() + herald.stderr()).toMatchObject({ code: 0 });
-      // Grace (1 s) + one bounded step per close that can hang; far from "forever".
-      expect(Date.now() - started).toBeLessThan(12_000);
-      expect(herald.logs().at(-1)?.msg).toBe('stopped cleanly');
+      // Grace (1 s) + the bounded time for closing connections (5 s); far from "forever".
+      expect(Date.now() - started).toBeLessThan(9_000);
+      expect(herald.logs().at(-1)?.msg).toMatch(/^stopped/);
     });
   }
 });
