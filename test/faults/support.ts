@@ -5,15 +5,13 @@
  * directory, the API seen over real HTTP, and readers for what crossed the
  * wire and what Herald recorded.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import type { LightMyRequestResponse } from 'fastify';
 import { expect } from 'vitest';
-import { redisAnswers } from '../../src/redis/connection.js';
 import { startSlackFake, type SlackFake } from '../fakes/slack-api.js';
 import { startSmtpSink, type SmtpSink } from '../fakes/smtp.js';
 import { newWebhookSecret, type ReceivedWebhook, type WebhookReceiver, startWebhookReceiver } from '../fakes/webhook-receiver.js';
 import { startXFake, type XFake } from '../fakes/x-api.js';
-import { processEnv, spawnHerald, type HeraldProcess } from '../support/process.js';
+import { killAllChildren, processEnv, spawnHerald, startOwnRedis, type HeraldProcess } from '../support/process.js';
 import { X_CREDENTIALS, WRITE_TOKEN, type Stack } from '../support/stack.js';
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -194,8 +192,6 @@ export function created<T = { incident: { id: string }; update: { id: string; se
   return res.json() as T;
 }
 
-const ownChildren = new Set<ChildProcess>();
-
 /** A `redis-server` this test owns, persisting with AOF into `dir`. */
 export interface AofRedis {
   readonly url: string;
@@ -206,44 +202,12 @@ export interface AofRedis {
 }
 
 /**
- * Starts `redis-server` on `port` with AOF on (`appendfsync everysec`, as
- * docker-compose.yml runs it) and waits until it answers PING. Starting it
- * again with the same `port` and `dir` after a kill replays the AOF.
+ * Starts `redis-server` on `port` with AOF on and waits until it answers PING.
+ * Starting it again with the same `port` and `dir` after a kill replays the AOF.
  */
 export async function startAofRedis(port: number, dir: string): Promise<AofRedis> {
-  const child = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--appendfsync', 'everysec', '--dir', dir],
-    { stdio: 'ignore' },
-  );
-  ownChildren.add(child);
-  child.once('exit', () => ownChildren.delete(child));
-  await new Promise<void>((resolve, reject) => {
-    child.once('spawn', () => resolve());
-    child.once('error', (e) => reject(new Error(`cannot start redis-server: ${e.message}`)));
-  });
-  const url = `redis://127.0.0.1:${port}`;
-  const deadline = Date.now() + 10_000;
-  while (!(await redisAnswers(url, 200))) {
-    if (child.exitCode !== null) throw new Error(`redis-server (AOF) on port ${port} exited with code ${child.exitCode}`);
-    if (Date.now() > deadline) {
-      await killProcess(child);
-      throw new Error(`redis-server (AOF) did not answer at ${url}`);
-    }
-    await sleep(50);
-  }
-  return { url, port, dir, kill: () => killProcess(child) };
+  return { ...(await startOwnRedis(port, dir, { appendOnly: true })), dir };
 }
 
-function killProcess(child: ChildProcess): Promise<void> {
-  return new Promise<void>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    child.once('exit', () => resolve());
-    child.kill('SIGKILL');
-  });
-}
-
-/** SIGKILLs every process this module started that still runs; for afterEach/afterAll. */
-export async function killOwnChildren(): Promise<void> {
-  await Promise.all([...ownChildren].map(killProcess));
-}
+/** SIGKILLs every process started here (and by test/support/process.ts) that still runs. */
+export const killOwnChildren = killAllChildren;

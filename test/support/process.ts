@@ -159,7 +159,7 @@ export async function killAllChildren(): Promise<void> {
   await Promise.all([...running].map(killChild));
 }
 
-/** A `redis-server` the test owns, on `port`, with nothing persisted. */
+/** A `redis-server` the test owns, on `port` (persisting only when asked). */
 export interface OwnRedis {
   readonly url: string;
   readonly port: number;
@@ -167,9 +167,15 @@ export interface OwnRedis {
   kill(): Promise<void>;
 }
 
-/** Starts `redis-server` on `port` and waits until it answers PING. */
-export async function startOwnRedis(port: number, dir: string): Promise<OwnRedis> {
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], {
+/**
+ * Starts `redis-server` on `port` and waits until it answers PING. With
+ * `appendOnly`, it persists with AOF into `dir` (`appendfsync everysec`, as
+ * docker-compose.yml runs it); started again on the same `port` and `dir`
+ * after a kill, it replays the AOF.
+ */
+export async function startOwnRedis(port: number, dir: string, options: { appendOnly?: boolean } = {}): Promise<OwnRedis> {
+  const persistence = options.appendOnly === true ? ['--appendonly', 'yes', '--appendfsync', 'everysec'] : ['--appendonly', 'no'];
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence, '--dir', dir], {
     stdio: 'ignore',
   });
   running.add(child);
