@@ -97,11 +97,6 @@ export interface IncidentWithUpdates extends Incident {
 /** Author recorded on statements Herald makes on its own behalf. */
 export const HERALD_AUTHOR = 'herald';
 
-/** The kind of an update a commander posts, given the status it sets. */
-export function kindOfPostedUpdate(status: IncidentStatus): UpdateKind {
-  return status === 'resolved' ? 'resolved' : 'update';
-}
-
 export function isOpen(incident: Pick<Incident, 'status'>): boolean {
   return incident.status !== 'resolved';
 }
