@@ -289,7 +289,7 @@ export class IncidentStore {
     }
   }
 
-  async patch(incidentId: string, patch: IncidentPatch, now = new Date()): Promise<Incident> {
+  async patch(incidentId: string, patch: IncidentPatch, now = new Date()): Promise<IncidentWithUpdates> {
     const args = [
       now.getTime(),
       patch.title ?? '',
@@ -303,7 +303,7 @@ export class IncidentStore {
     } catch (error) {
       scriptError(error, incidentId);
     }
-    const incident = await this.get(incidentId);
+    const incident = await this.getWithUpdates(incidentId);
     if (incident === null) throw new NotFoundError('incident', incidentId);
     return incident;
   }

@@ -90,8 +90,7 @@ export const incidentRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = asyn
     { schema: { params: IncidentParams, body: patchBody(config.minCadenceSeconds) }, config: { scope: 'write' } },
     async (request) => {
       // The patch script reschedules the cadence itself: every keeper sees the new due time at once.
-      const incident = await incidents.patch(request.params.id, request.body);
-      return { ...incident, updates: (await incidents.getWithUpdates(incident.id))?.updates ?? [] };
+      return incidents.patch(request.params.id, request.body);
     },
   );
 
