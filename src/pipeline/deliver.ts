@@ -25,7 +25,7 @@ import type { DeliveryJob } from '../queue/jobs.js';
 import type { Renderer } from '../render/renderer.js';
 import type { RenderContext } from '../render/types.js';
 import type { AudienceStore } from '../store/audience-store.js';
-import { parseLaneToken, type DeliveryStore, type LaneToken, type ThreadState } from '../store/delivery-store.js';
+import { CLAIM_STATUS, parseLaneToken, type DeliveryStore, type LaneToken, type ThreadState } from '../store/delivery-store.js';
 import type { IncidentStore } from '../store/incident-store.js';
 import { renderContext, webhookEventType } from './render-context.js';
 import { retryDelayMs, retryPolicy, type RetryPolicy } from './retry-policy.js';
@@ -97,6 +97,8 @@ interface Outcome {
   /** Set when the channel (not just this target) must pause: until when (epoch ms). */
   channelPausedUntil?: number;
   gone?: boolean;
+  /** Written to Redis (and its lease given back). */
+  recorded?: boolean;
 }
 
 /** Email clients need only the start and the recent end of a References chain. */
@@ -143,14 +145,18 @@ export class Deliverer {
     this.pausedUntil.set(channel, pausedUntil);
     if (pausedUntil > this.now().getTime()) throw new ChannelPausedError(channel, pausedUntil);
 
-    const records = (await deliveries.getMany(updateId, job.deliveryIds)).filter((r): r is DeliveryRecord => r !== null);
-    const alreadyFinal = records.filter((r) => isFinal(r.state));
-    const pending = records.filter((r) => !isFinal(r.state));
-    const heads = await deliveries.areLaneHeads(incidentId, channel, pending);
-    const due = pending.filter((_, i) => heads[i]);
-    const leases = await deliveries.lease(owner, due.map((r) => r.id));
-    const mine = due.filter((_, i) => leases[i]);
-    const heldElsewhere = due.filter((_, i) => !leases[i]);
+    const claimed = await deliveries.claim(owner, updateId, incidentId, channel, job.deliveryIds);
+    const records: DeliveryRecord[] = [];
+    const alreadyFinal: DeliveryRecord[] = [];
+    const mine: DeliveryRecord[] = [];
+    const heldElsewhere: DeliveryRecord[] = [];
+    for (const { status, record } of claimed) {
+      if (record === null) continue;
+      records.push(record);
+      if (status === CLAIM_STATUS.final) alreadyFinal.push(record);
+      else if (status === CLAIM_STATUS.mine) mine.push(record);
+      else if (status === CLAIM_STATUS.held) heldElsewhere.push(record);
+    }
     const previous = new Map(records.map((r) => [r.id, r.state]));
 
     // Each outcome is recorded as soon as it is known, so a target that hangs
@@ -177,7 +183,8 @@ export class Deliverer {
         if (prepared === null) {
           this.deps.logger.warn({ incidentId, updateId }, 'update no longer exists; dropping its deliveries');
         } else {
-          const threads = await deliveries.threads(incidentId, channel, mine.map((r) => r.target.key));
+          // Webhooks are stateless: each delivery stands alone, there is no thread to continue.
+          const threads = channel === 'webhook' ? new Map<string, ThreadState>() : await deliveries.threads(incidentId, channel, mine.map((r) => r.target.key));
           await Promise.all(
             mine.map(async (r) => {
               const outcome = await this.attempt(r, threads.get(r.target.key), prepared);
@@ -193,7 +200,9 @@ export class Deliverer {
       });
       if (failure !== undefined) throw failure;
     } finally {
-      await deliveries.release(owner, mine.map((r) => r.id));
+      // Normally given back as each outcome was recorded; these are the ones a failure left.
+      const recorded = new Set(outcomes.filter((o) => o.recorded).map((o) => o.record.id));
+      await deliveries.release(owner, mine.filter((r) => !recorded.has(r.id)).map((r) => r.id));
     }
     const count = (state: DeliveryRecord['state']): number => outcomes.filter((o) => o.record.state === state).length;
     return { sent: count('sent'), failed: count('failed'), dead: count('dead'), skipped: records.length - outcomes.length };
@@ -206,19 +215,24 @@ export class Deliverer {
     alreadyFinal: readonly DeliveryRecord[],
     previous: ReadonlyMap<string, DeliveryRecord['state']>,
   ): Promise<void> {
-    const { incidentId, channel } = job;
-    const { deliveries } = this.deps;
+    const { incidentId, updateId, channel } = job;
     const threads = new Map<string, ThreadState>();
     for (const o of outcomes) if (o.thread) threads.set(o.record.target.key, o.thread);
-    // Thread state first: a successor released below must find its parent's reference.
-    await deliveries.saveThreads(incidentId, channel, threads);
-    await deliveries.save(outcomes.map((o) => o.record), previous);
-    // Recorded: the lease is done. Released before any retry is queued, or
-    // the retry's job would find the delivery still held and pass it by.
-    await deliveries.release(owner, outcomes.map((o) => o.record.id));
+    const final = [...alreadyFinal, ...outcomes.map((o) => o.record).filter((r) => isFinal(r.state))];
+    const released = await this.deps.deliveries.record({
+      incidentId,
+      updateId,
+      channel,
+      owner,
+      threads,
+      saved: outcomes.map((o) => o.record),
+      previous,
+      final,
+    });
+    for (const o of outcomes) o.recorded = true;
 
     const pausedUntil = Math.max(0, ...outcomes.map((o) => o.channelPausedUntil ?? 0));
-    if (pausedUntil > 0) await deliveries.pause(channel, pausedUntil);
+    if (pausedUntil > 0) await this.deps.deliveries.pause(channel, pausedUntil);
 
     for (const o of outcomes) {
       if (o.record.state === 'dead' && previous.get(o.record.id) !== 'dead' && this.deps.onDead !== undefined) {
@@ -236,9 +250,6 @@ export class Deliverer {
       }
     }
 
-    const final = [...alreadyFinal, ...outcomes.map((o) => o.record).filter((r) => isFinal(r.state))];
-    if (final.length === 0 && outcomes.length === 0) return;
-    const released = await deliveries.complete(incidentId, channel, final);
     const jobs = [...this.successorJobs(job, released), ...this.retryJobs(job, outcomes)];
     if (jobs.length > 0) await this.deps.scheduler.schedule(jobs);
   }
@@ -389,14 +400,14 @@ export class Deliverer {
       }
       case 'webhook': {
         const body = cached(prepared, 'webhook', () =>
-          JSON.stringify({
+          Buffer.from(JSON.stringify({
             type: webhookEventType(update.kind),
             ...(prepared.isMaintenance
               ? { maintenance: maintenanceView(prepared.incident, update) }
               : { incident: { ...prepared.incident, status: update.status } }),
             update,
             rendered: renderer.render('webhook', update.kind, context),
-          }),
+          })),
         );
         return this.deps.channels.webhook.send(target, { id: record.id, body });
       }

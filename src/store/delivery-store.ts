@@ -69,18 +69,12 @@ return ready
 );
 
 /**
- * KEYS: lanes hash (incident, channel), successors hash (incident)
- * ARGV: (targetKey, token) pairs of deliveries that reached a final state
- * Returns the tokens released to be sent next. Run again for the same
- * delivery, it returns the same successor (recorded when it was popped).
+ * Pops a final delivery off its lane (Lua, shared by the scripts below).
+ * Run again for the same delivery, it returns the same successor (recorded
+ * when it was popped).
  */
-const COMPLETE = new LuaScript(
-  'complete-deliveries',
-  `
-local lanes, successors = KEYS[1], KEYS[2]
-local released = {}
-for i = 1, #ARGV, 2 do
-  local target, token = ARGV[i], ARGV[i + 1]
+const POP_LANE = `
+local function popLane(lanes, successors, target, token, released)
   local id = string.match(token, '/(.*)$')
   local lane = redis.call('HGET', lanes, target)
   if lane and (lane == token or string.sub(lane, 1, #token + 1) == token .. ' ') then
@@ -94,6 +88,103 @@ for i = 1, #ARGV, 2 do
     if nextToken and nextToken ~= '' then released[#released + 1] = nextToken end
   end
 end
+`;
+
+/** What {@link DeliveryStore.claim} found for each delivery of a job. */
+export const CLAIM_STATUS = {
+  missing: 0,
+  /** Sent or dead already. */
+  final: 1,
+  /** Not its turn: an earlier update to the same target is still in its lane. */
+  waiting: 2,
+  /** Its turn, and this job now holds its lease. */
+  mine: 3,
+  /** Its turn, but another live job holds it. */
+  held: 4,
+} as const;
+type ClaimStatus = (typeof CLAIM_STATUS)[keyof typeof CLAIM_STATUS];
+
+/**
+ * KEYS: deliveries hash (update), lanes hash (incident, channel), then one
+ * lease key per delivery id
+ * ARGV: owner, lease ms, updateId, then the delivery ids
+ * Returns (status, record JSON or '') per id. A lease this same owner took
+ * before (the job is a retry of itself) is still its own.
+ */
+const CLAIM = new LuaScript(
+  'claim-deliveries',
+  `
+local deliveries, lanes = KEYS[1], KEYS[2]
+local owner, ttl, updateId = ARGV[1], ARGV[2], ARGV[3]
+local out = {}
+for i = 4, #ARGV do
+  local id = ARGV[i]
+  local json = redis.call('HGET', deliveries, id)
+  local status = 0
+  if json then
+    local record = cjson.decode(json)
+    if record.state == 'sent' or record.state == 'dead' then
+      status = 1
+    else
+      local token = updateId .. '/' .. id
+      local lane = redis.call('HGET', lanes, record.target.key)
+      if not (lane and (lane == token or string.sub(lane, 1, #token + 1) == token .. ' ')) then
+        status = 2
+      else
+        local lease = KEYS[i - 1]
+        if redis.call('SET', lease, owner, 'PX', ttl, 'NX') or redis.call('GET', lease) == owner then
+          status = 3
+        else
+          status = 4
+        end
+      end
+    end
+  end
+  out[#out + 1] = status
+  out[#out + 1] = json or ''
+end
+return out
+`,
+);
+
+/**
+ * Records what one flush of a job learned, in one step: thread state first
+ * (a successor released below must find its parent's reference), then the
+ * records and their counters, the job's leases on them given back (only
+ * where it still holds them), and final deliveries popped off their lanes.
+ *
+ * KEYS: threads hash (incident), deliveries hash (update), counts hash,
+ * lanes hash (incident, channel), successors hash (incident), then one lease
+ * key per saved record
+ * ARGV: owner, thread field count n, n (field, JSON) pairs, saved record
+ * count m, m (id, JSON, counter field or '') triples, then (targetKey,
+ * token) pairs of final deliveries to pop
+ * Returns the tokens released to be sent next.
+ */
+const RECORD = new LuaScript(
+  'record-deliveries',
+  `${POP_LANE}
+local threads, deliveries, counts, lanes, successors = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local owner = ARGV[1]
+local i = 2
+local n = tonumber(ARGV[i])
+for j = 1, n do
+  redis.call('HSET', threads, ARGV[i + 2 * j - 1], ARGV[i + 2 * j])
+end
+i = i + 2 * n + 1
+local m = tonumber(ARGV[i])
+for j = 1, m do
+  local at = i + 3 * (j - 1)
+  redis.call('HSET', deliveries, ARGV[at + 1], ARGV[at + 2])
+  if ARGV[at + 3] ~= '' then redis.call('HINCRBY', counts, ARGV[at + 3], 1) end
+  local lease = KEYS[5 + j]
+  if redis.call('GET', lease) == owner then redis.call('DEL', lease) end
+end
+i = i + 3 * m + 1
+local released = {}
+for j = i, #ARGV, 2 do
+  popLane(lanes, successors, ARGV[j], ARGV[j + 1], released)
+end
 return released
 `,
 );
@@ -106,6 +197,28 @@ const RELEASE = new LuaScript(
 end
 return 1`,
 );
+
+/** One delivery of a job, as {@link DeliveryStore.claim} found it. */
+export interface Claimed {
+  status: ClaimStatus;
+  record: DeliveryRecord | null;
+}
+
+/** What one flush of a delivery job writes; see {@link DeliveryStore.record}. */
+export interface Recording {
+  incidentId: string;
+  updateId: string;
+  channel: ChannelName;
+  owner: string;
+  /** Thread state per target key, for the targets that have one. */
+  threads: ReadonlyMap<string, ThreadState>;
+  /** Outcomes of attempts; their leases are given back. */
+  saved: readonly DeliveryRecord[];
+  /** The state each saved record had before, for the counters. */
+  previous: ReadonlyMap<string, DeliveryRecord['state']>;
+  /** Deliveries in a final state, popped off their lanes. */
+  final: readonly DeliveryRecord[];
+}
 
 /** How long one job may hold a delivery before another may take it over. */
 const LEASE_MS = 120_000;
@@ -129,32 +242,6 @@ export class DeliveryStore {
     return (await ENQUEUE.run(this.redis, keys, args)) as string[];
   }
 
-  /** Pops final deliveries off their lanes; returns what each released. */
-  async complete(incidentId: string, channel: ChannelName, records: readonly DeliveryRecord[]): Promise<LaneToken[]> {
-    if (records.length === 0) return [];
-    const args: string[] = [];
-    for (const r of records) args.push(r.target.key, laneToken(r.updateId, r.id));
-    const keys = [this.keys.lanes(incidentId, channel), this.keys.successors(incidentId)];
-    return (await COMPLETE.run(this.redis, keys, args)) as LaneToken[];
-  }
-
-  /** Whether each delivery is at the head of its lane (its turn to be sent). */
-  async areLaneHeads(incidentId: string, channel: ChannelName, records: readonly DeliveryRecord[]): Promise<boolean[]> {
-    if (records.length === 0) return [];
-    const lanes = await this.redis.hmget(this.keys.lanes(incidentId, channel), ...records.map((r) => r.target.key));
-    return records.map((r, i) => {
-      const lane = lanes[i];
-      const token = laneToken(r.updateId, r.id);
-      return lane != null && (lane === token || lane.startsWith(`${token} `));
-    });
-  }
-
-  async getMany(updateId: string, ids: readonly string[]): Promise<Array<DeliveryRecord | null>> {
-    if (ids.length === 0) return [];
-    const values = await this.redis.hmget(this.keys.deliveries(updateId), ...ids);
-    return values.map((v) => (v === null ? null : (JSON.parse(v) as DeliveryRecord)));
-  }
-
   /** Every delivery of these updates, in update order then fan-out order. */
   async listForUpdates(updateIds: readonly string[]): Promise<DeliveryRecord[]> {
     if (updateIds.length === 0) return [];
@@ -169,45 +256,47 @@ export class DeliveryStore {
   }
 
   /**
-   * Saves records and counts them for /metrics: each failed attempt, and each
-   * delivery entering a final state once (`previous` is the state it had).
+   * Reads a job's deliveries and takes a lease on each that is its lane's
+   * head and not final yet, in one step. A delivery another live job holds
+   * is left to that job.
    */
-  async save(records: readonly DeliveryRecord[], previous: ReadonlyMap<string, DeliveryRecord['state']>): Promise<void> {
-    if (records.length === 0) return;
-    const pipeline = this.redis.pipeline();
-    for (const r of records) {
-      pipeline.hset(this.keys.deliveries(r.updateId), r.id, JSON.stringify(r));
-      const before = previous.get(r.id);
-      if (isFinal(r.state) ? before !== r.state : r.state === 'failed') {
-        pipeline.hincrby(this.keys.deliveryCounts, `${r.channel}:${r.state}`, 1);
-      }
+  async claim(owner: string, updateId: string, incidentId: string, channel: ChannelName, ids: readonly string[]): Promise<Claimed[]> {
+    if (ids.length === 0) return [];
+    const keys = [this.keys.deliveries(updateId), this.keys.lanes(incidentId, channel), ...ids.map((id) => this.leaseKey(id))];
+    const out = (await CLAIM.run(this.redis, keys, [owner, LEASE_MS, updateId, ...ids])) as Array<number | string>;
+    const claimed: Claimed[] = [];
+    for (let i = 0; i < out.length; i += 2) {
+      const json = out[i + 1] as string;
+      claimed.push({ status: out[i] as ClaimStatus, record: json === '' ? null : (JSON.parse(json) as DeliveryRecord) });
     }
-    await pipeline.exec();
+    return claimed;
   }
 
   /**
-   * Takes a lease on each delivery for this job; returns which were taken.
-   * A delivery another live job holds is skipped here: that job finishes it.
+   * Writes one flush of a job atomically (see the RECORD script) and
+   * returns the lane tokens it released. Counters for /metrics count each
+   * failed attempt, and each delivery entering a final state once.
    */
-  async lease(owner: string, ids: readonly string[]): Promise<boolean[]> {
-    if (ids.length === 0) return [];
-    const pipeline = this.redis.pipeline();
-    for (const id of ids) pipeline.set(this.leaseKey(id), owner, 'PX', LEASE_MS, 'NX');
-    const results = (await pipeline.exec()) ?? [];
-    const taken: boolean[] = [];
-    const recheck: number[] = [];
-    results.forEach(([, value], i) => {
-      taken.push(value === 'OK');
-      if (value !== 'OK') recheck.push(i);
-    });
-    // A lease this same job took before it was retried is still ours.
-    if (recheck.length > 0) {
-      const owners = await this.redis.mget(...recheck.map((i) => this.leaseKey(ids[i]!)));
-      recheck.forEach((i, j) => {
-        if (owners[j] === owner) taken[i] = true;
-      });
+  async record(r: Recording): Promise<LaneToken[]> {
+    if (r.threads.size === 0 && r.saved.length === 0 && r.final.length === 0) return [];
+    const args: Array<string | number> = [r.owner, r.threads.size];
+    for (const [key, state] of r.threads) args.push(`${r.channel}|${key}`, JSON.stringify(state));
+    args.push(r.saved.length);
+    for (const record of r.saved) {
+      const before = r.previous.get(record.id);
+      const counted = isFinal(record.state) ? before !== record.state : record.state === 'failed';
+      args.push(record.id, JSON.stringify(record), counted ? `${record.channel}:${record.state}` : '');
     }
-    return taken;
+    for (const record of r.final) args.push(record.target.key, laneToken(record.updateId, record.id));
+    const keys = [
+      this.keys.threads(r.incidentId),
+      this.keys.deliveries(r.updateId),
+      this.keys.deliveryCounts,
+      this.keys.lanes(r.incidentId, r.channel),
+      this.keys.successors(r.incidentId),
+      ...r.saved.map((record) => this.leaseKey(record.id)),
+    ];
+    return (await RECORD.run(this.redis, keys, args)) as LaneToken[];
   }
 
   /** Gives back the leases this owner still holds; a lease another job took since is left alone. */
@@ -225,13 +314,6 @@ export class DeliveryStore {
       if (v != null) map.set(k, JSON.parse(v) as ThreadState);
     });
     return map;
-  }
-
-  async saveThreads(incidentId: string, channel: ChannelName, states: ReadonlyMap<string, ThreadState>): Promise<void> {
-    if (states.size === 0) return;
-    const fields: string[] = [];
-    for (const [k, state] of states) fields.push(`${channel}|${k}`, JSON.stringify(state));
-    await this.redis.hset(this.keys.threads(incidentId), ...fields);
   }
 
   /** Stops every process sending on `channel` until `untilMs` (a provider's rate limit). */
