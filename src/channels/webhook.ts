@@ -85,8 +85,12 @@ export interface WebhookChannelOptions {
 export interface WebhookPayload {
   /** `webhook-id`: the delivery's id, identical on every retry so receivers can de-duplicate. */
   id: string;
-  /** The JSON document, already serialised; it is signed and sent byte for byte. */
-  body: string;
+  /**
+   * The JSON document, already serialised (as UTF-8 bytes when one body goes
+   * to many targets: encoded once, not once per request); it is signed and
+   * sent byte for byte.
+   */
+  body: string | Buffer;
 }
 
 /** Raised by the connect-time address check; turned into `private_address`. */
@@ -126,14 +130,12 @@ export class WebhookChannel implements Channel {
     if (this.#closing !== undefined) throw new TransientDeliveryError('channel_closed', 'the webhook channel is closed');
     const problem = findWebhookUrlProblem(target.url, this.#allowPrivate);
     if (problem !== null) throw new PermanentDeliveryError(problem.code, `webhook target refused: ${problem.reason}`);
-    const where = describeTarget(target.url);
-
     const key = decodeSecret(target.secret);
     if (key === null) {
-      throw new PermanentDeliveryError('invalid_secret', `webhook secret for ${where} is not valid base64 (whsec_…)`);
+      throw new PermanentDeliveryError('invalid_secret', `webhook secret for ${describeTarget(target.url)} is not valid base64 (whsec_…)`);
     }
     const timestamp = Math.floor(Date.now() / 1000);
-    const signature = createHmac('sha256', key).update(`${payload.id}.${timestamp}.${payload.body}`).digest('base64');
+    const signature = createHmac('sha256', key).update(`${payload.id}.${timestamp}.`).update(payload.body).digest('base64');
 
     let response: Awaited<ReturnType<typeof request>>;
     try {
@@ -152,7 +154,7 @@ export class WebhookChannel implements Channel {
         signal: AbortSignal.timeout(this.#timeoutMs),
       });
     } catch (error) {
-      throw networkError(error, where, this.#timeoutMs);
+      throw networkError(error, describeTarget(target.url), this.#timeoutMs);
     }
 
     const status = response.statusCode;
@@ -161,6 +163,8 @@ export class WebhookChannel implements Channel {
       await response.body.dump().catch(() => undefined);
       return { providerRef: String(status) };
     }
+    // Named by origin only (parsed here, off the hot path): a path or query may carry a token.
+    const where = describeTarget(target.url);
     const excerpt = await readExcerpt(response.body);
     const said = excerpt === '' ? '' : `: ${excerpt}`;
     const retryAfter = response.headers['retry-after'];

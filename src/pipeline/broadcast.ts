@@ -17,6 +17,8 @@ import type { DeliveryScheduler, ScheduledDelivery } from './deliver.js';
 
 /** Targets recorded per Lua call: large enough to amortise, small enough not to block Redis. */
 const CHUNK_SIZE = 1000;
+/** A channel's first chunk: small, so that its first deliveries start at once. */
+const FIRST_CHUNK_SIZE = 100;
 
 export interface BroadcasterDeps {
   incidents: IncidentStore;
@@ -73,32 +75,41 @@ export class Broadcaster {
     }
     const targets = await planTargets(audiences, incident.audiences, enabledChannels);
     const queuedAt = this.now().toISOString();
-    const byChannel = new Map<ChannelName, DeliveryRecord[]>();
+    const byChannel = new Map<ChannelName, Array<{ target: DeliveryTarget; index: number }>>();
     targets.forEach((target, index) => {
-      const record: DeliveryRecord = {
-        id: deliveryId(updateId, target.channel, target.key),
-        incidentId,
-        updateId,
-        seq: update.seq,
-        index,
-        channel: target.channel,
-        target,
-        state: 'queued',
-        attempts: 0,
-        providerRef: null,
-        error: null,
-        queuedAt,
-        sentAt: null,
-        retryAt: null,
-      };
       const list = byChannel.get(target.channel);
-      if (list === undefined) byChannel.set(target.channel, [record]);
-      else list.push(record);
+      if (list === undefined) byChannel.set(target.channel, [{ target, index }]);
+      else list.push({ target, index });
+    });
+    // Records are made chunk by chunk: hashing 10,000 delivery ids up front would delay the first send.
+    const record = ({ target, index }: { target: DeliveryTarget; index: number }): DeliveryRecord => ({
+      id: deliveryId(updateId, target.channel, target.key),
+      incidentId,
+      updateId,
+      seq: update.seq,
+      index,
+      channel: target.channel,
+      target,
+      state: 'queued',
+      attempts: 0,
+      providerRef: null,
+      error: null,
+      queuedAt,
+      sentAt: null,
+      retryAt: null,
     });
 
-    for (const [channel, records] of byChannel) {
-      for (let chunk = 0; chunk * CHUNK_SIZE < records.length; chunk++) {
-        const slice = records.slice(chunk * CHUNK_SIZE, (chunk + 1) * CHUNK_SIZE);
+    // Channels take turns, chunk by chunk, and each starts with a small chunk:
+    // the first partners of every channel hear while the rest is still being
+    // planned, and 10,000 emails never hold back the first webhook.
+    const cursors = [...byChannel].map(([channel, planned]) => ({ channel, planned, at: 0, chunk: 0 }));
+    while (cursors.some((c) => c.at < c.planned.length)) {
+      for (const cursor of cursors) {
+        if (cursor.at >= cursor.planned.length) continue;
+        const { channel, chunk } = cursor;
+        const slice = cursor.planned.slice(cursor.at, cursor.at + (chunk === 0 ? FIRST_CHUNK_SIZE : CHUNK_SIZE)).map(record);
+        cursor.at += slice.length;
+        cursor.chunk++;
         const ready = await deliveries.enqueue(slice);
         const jobs: ScheduledDelivery[] = [];
         const size = BATCH_SIZE[channel];
