@@ -6,17 +6,17 @@
  */
 import { connect as netConnect, type Socket } from 'node:net';
 import nodemailer, { type Transporter } from 'nodemailer';
-import MailComposer from 'nodemailer/lib/mail-composer/index.js';
 import SMTPPool from 'nodemailer/lib/smtp-pool/index.js';
 import type { ChannelTarget } from '../domain/audience.js';
 import type { EmailRendered } from '../render/types.js';
 import {
   type Channel,
-  type DeliveryError,
+  DeliveryError,
   PermanentDeliveryError,
   type Receipt,
   TransientDeliveryError,
 } from './channel.js';
+import { MimeError, MimeWriter, type MimeMessage } from './mime.js';
 
 /**
  * Submission servers cap concurrent sessions per client (hosted relays at a
@@ -192,14 +192,16 @@ export class EmailChannel implements Channel {
   readonly name = 'email' as const;
 
   readonly #transport: Transporter<SMTPPool.SentMessageInfo, SMTPPool.Options>;
-  readonly #from: string;
+  readonly #writer: Promise<MimeWriter>;
   readonly #secrets: string[];
   readonly #inFlight = new Set<Promise<unknown>>();
   #closed = false;
 
   constructor(options: EmailChannelOptions) {
     const timeoutMs = options.timeoutMs ?? DEFAULT_SMTP_TIMEOUT_MS;
-    this.#from = options.from;
+    this.#writer = MimeWriter.forSender(options.from);
+    // Awaited by every send; a sender nodemailer cannot format fails each of them, not the process.
+    this.#writer.catch(() => {});
     this.#secrets = secretsOf(options.smtpUrl);
     // The pool is built directly: createTransport({ url, ... }) keeps only what the URL says
     // and silently drops every other option (pool, limits, timeouts).
@@ -228,16 +230,21 @@ export class EmailChannel implements Channel {
       // RFC 8058: mail providers POST this body to the URL for a one-click unsubscribe.
       headers['List-Unsubscribe-Post'] = 'List-Unsubscribe=One-Click';
     }
-    return this.#submit(target.address, message, {
+    return this.#submit({
+      to: target.address,
+      subject: message.subject,
+      text: message.text,
+      html: message.html,
+      messageId: message.messageId,
       ...(message.inReplyTo !== undefined && { inReplyTo: message.inReplyTo }),
-      ...(message.references !== undefined && message.references.length > 0 && { references: message.references }),
+      ...(message.references !== undefined && { references: message.references }),
       headers,
     });
   }
 
   /** Sends a plain message to one person (commander reminders, alerts): no list headers, no threading. */
   async sendDirect(address: string, message: DirectEmailMessage): Promise<Receipt> {
-    return this.#submit(address, message, { headers: { 'Auto-Submitted': 'auto-generated' } });
+    return this.#submit({ ...message, to: address, headers: { 'Auto-Submitted': 'auto-generated' } });
   }
 
   /** Lets sends already handed over finish, then closes every pooled connection. */
@@ -247,11 +254,8 @@ export class EmailChannel implements Channel {
     this.#transport.close();
   }
 
-  async #submit(
-    to: string,
-    message: DirectEmailMessage,
-    extra: Pick<SMTPPool.MailOptions, 'inReplyTo' | 'references' | 'headers'>,
-  ): Promise<Receipt> {
+  async #submit(message: MimeMessage): Promise<Receipt> {
+    const { to } = message;
     if (this.#closed) throw new TransientDeliveryError('channel_closed', 'the email channel is closed');
     if (!FULL_MESSAGE_ID.test(message.messageId)) {
       throw new PermanentDeliveryError(
@@ -259,41 +263,33 @@ export class EmailChannel implements Channel {
         `Message-ID must have the form <local@domain>, got ${JSON.stringify(message.messageId)}`,
       );
     }
-    const sending = this.#compose({
-      from: this.#from,
-      to,
-      subject: message.subject,
-      text: message.text,
-      html: message.html,
-      messageId: message.messageId,
-      // Chosen, not detected: nodemailer otherwise scans every part with two
-      // regexes to pick an encoding, which was a quarter of Herald's CPU in a
-      // 10,000-recipient fan-out. Quoted-printable is right for any text and
-      // the most readable for the mostly-Latin text incidents are written in.
-      textEncoding: 'quoted-printable',
-      ...extra,
-    }).then(({ envelope, raw }) => this.#transport.sendMail({ envelope, raw }));
+    // In flight from here: close() waits for it, even while the message is still being written.
+    const sending = this.#writeAndSend(message);
     this.#inFlight.add(sending);
     try {
       await sending;
     } catch (error) {
-      throw this.#toDeliveryError(error, to);
+      throw error instanceof DeliveryError ? error : this.#toDeliveryError(error, to);
     } finally {
       this.#inFlight.delete(sending);
     }
     return { providerRef: message.messageId };
   }
 
-  /**
-   * The whole message as one buffer. Streamed part by part instead, each
-   * chunk became a socket write of its own (a tenth of the CPU of a large
-   * email fan-out went to those syscalls); a message this small is better
-   * written in one go.
-   */
-  async #compose(mail: SMTPPool.MailOptions): Promise<{ envelope: { from: string | false; to: string[] }; raw: Buffer }> {
-    const node = new MailComposer(mail).compile();
-    const { from, to } = node.getEnvelope();
-    return { envelope: { from, to }, raw: await node.build() };
+  async #writeAndSend(message: MimeMessage): Promise<void> {
+    const writer = await this.#writer;
+    let raw: Buffer;
+    try {
+      raw = writer.write(message);
+    } catch (error) {
+      if (error instanceof MimeError) {
+        throw new PermanentDeliveryError('invalid_message', `email to ${message.to} cannot be written: ${error.message}`);
+      }
+      throw error;
+    }
+    // Written whole, the message goes to the socket in one piece (streamed part by part by
+    // nodemailer's composer, every chunk became a write of its own).
+    await this.#transport.sendMail({ envelope: { from: writer.envelopeFrom, to: [message.to] }, raw });
   }
 
   #toDeliveryError(error: unknown, to: string): DeliveryError {

@@ -55,9 +55,14 @@ export function processEnv(extra: Record<string, string>): Record<string, string
 
 const running = new Set<ChildProcess>();
 
-/** Starts `node --import tsx src/main.ts ...args` with exactly `env`. */
-export function spawnHerald(env: Record<string, string>, args: readonly string[] = []): HeraldProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
+/**
+ * Starts `node --import tsx src/main.ts ...args` with exactly `env`; with
+ * `built`, the compiled `dist/src/main.js` as `npm start` runs it (Node's own
+ * ESM loader, not tsx's: CommonJS interop differs between them).
+ */
+export function spawnHerald(env: Record<string, string>, args: readonly string[] = [], options: { built?: boolean } = {}): HeraldProcess {
+  const entry = options.built === true ? ['dist/src/main.js'] : ['--import', 'tsx', 'src/main.ts'];
+  const child = spawn(process.execPath, [...entry, ...args], {
     cwd: PROJECT_ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
