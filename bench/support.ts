@@ -121,6 +121,8 @@ export class ArrivalCounter {
 
 export interface Sinks {
   webhookUrl(i: number): string;
+  /** Every webhook URL is this base + `/<i>`. */
+  webhookBase: string;
   webhooks: ArrivalCounter;
   emails: ArrivalCounter;
   slack: ArrivalCounter;
@@ -183,6 +185,7 @@ export async function startSinks(options: { keepWebhookTimes?: boolean } = {}): 
 
   return {
     webhookUrl: (i) => `http://127.0.0.1:${hookPort}/hook/${i}`,
+    webhookBase: `http://127.0.0.1:${hookPort}/hook`,
     webhooks,
     emails,
     slack,
@@ -200,16 +203,181 @@ export async function startSinks(options: { keepWebhookTimes?: boolean } = {}): 
   };
 }
 
-/** Runs a child to completion and returns its wall time (ms) and exit code. */
-export function runChild(command: string, args: string[], env: NodeJS.ProcessEnv, cwd = ROOT): Promise<{ ms: number; code: number | null; stderr: string }> {
+/** Runs a child to completion and returns its wall time (ms), exit code and output. */
+export function runChild(
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  cwd = ROOT,
+): Promise<{ ms: number; code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
-    const child: ChildProcess = spawn(command, args, { cwd, env, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child: ChildProcess = spawn(command, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
     let stderr = '';
+    child.stdout?.on('data', (c: Buffer) => {
+      stdout += c.toString();
+    });
     child.stderr?.on('data', (c: Buffer) => {
       stderr += c.toString();
     });
     child.once('error', reject);
-    child.once('exit', (code) => resolve({ ms: performance.now() - started, code, stderr }));
+    child.once('exit', (code) => resolve({ ms: performance.now() - started, code, stdout, stderr }));
   });
+}
+
+export function median(values: readonly number[]): number {
+  return percentile([...values].sort((a, b) => a - b), 50);
+}
+
+/** Deliveries per second: `count` in `ms`. */
+export function perSecond(count: number, ms: number): number {
+  return Math.round((count / ms) * 1000);
+}
+
+/** Progress for whoever watches the run; the report itself goes to stdout. */
+export const progress = (line: string): void => {
+  process.stderr.write(`… ${line}\n`);
+};
+
+export const BENCH_WEBHOOK_SECRET = 'whsec_YmVuY2gtc2VjcmV0LWJlbmNoLXNlY3JldA==';
+
+/** Most webhooks one audience may hold (the API's limit). */
+const WEBHOOKS_PER_AUDIENCE = 10_000;
+
+/**
+ * Stores webhook targets `from` … `from + count - 1` of the sink as
+ * audiences named `<name>-0`, `<name>-1`, … (an audience holds at most
+ * 10,000 webhooks); returns their names.
+ */
+export async function putWebhookAudiences(herald: RunningHerald, sinks: Sinks, name: string, count: number, from = 0): Promise<string[]> {
+  const names: string[] = [];
+  for (let start = 0; start < count; start += WEBHOOKS_PER_AUDIENCE) {
+    const size = Math.min(WEBHOOKS_PER_AUDIENCE, count - start);
+    const audience = `${name}-${names.length}`;
+    await herald.call('PUT', `/v1/audiences/${audience}`, {
+      webhooks: Array.from({ length: size }, (_, i) => ({ url: sinks.webhookUrl(from + start + i), secret: BENCH_WEBHOOK_SECRET })),
+    });
+    names.push(audience);
+  }
+  return names;
+}
+
+/** Opens an incident for these audiences; returns its id. */
+export async function openIncident(herald: RunningHerald, audiences: readonly string[], title = 'Email delivery delayed'): Promise<string> {
+  const incident = (await herald.call('POST', '/v1/incidents', {
+    title,
+    severity: 'major',
+    message: 'We are investigating delays in outbound email.',
+    audiences,
+  })) as { incident: { id: string } };
+  return incident.incident.id;
+}
+
+export const now = (): number => performance.timeOrigin + performance.now();
+
+/** One line of the report: a measurement, what it is compared with, and the target it answers to. */
+export interface Row {
+  section: string;
+  measure: string;
+  value: number | null;
+  unit: string;
+  /** e.g. "×0.52 of the ceiling" */
+  compared?: string;
+  /** e.g. "≥ 50% of the ceiling" */
+  target?: string;
+  /** Whether the target holds (absent when the row has none). */
+  met?: boolean;
+  note?: string;
+}
+
+export const BENCH_TOKEN = 'bench-write-token-123';
+
+export interface HeraldProcess {
+  role: 'all' | 'api' | 'workers';
+  child: ChildProcess;
+  peakRssMb(): number | null;
+}
+
+export interface RunningHerald {
+  api: string;
+  processes: HeraldProcess[];
+  /** Calls the API with the bench's write token; throws on a non-2xx answer. */
+  call(method: string, path: string, body?: unknown): Promise<unknown>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts Herald from `dist/` as separate processes, the way it is deployed:
+ * `roles` lists them (default one `all`). Environment HERALD_* of the bench
+ * passes through, so operator knobs can be tried (pool sizes, etc.).
+ */
+export async function startHerald(options: {
+  redisUrl: string;
+  sinks?: Sinks;
+  roles?: Array<'all' | 'api' | 'workers'>;
+  env?: NodeJS.ProcessEnv;
+  /** Directory for --cpu-prof output (BENCH_CPU_PROF). */
+  cpuProfileDir?: string;
+}): Promise<RunningHerald> {
+  const port = await freePort();
+  const { sinks } = options;
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '',
+    REDIS_URL: options.redisUrl,
+    PORT: String(port),
+    HERALD_PREFIX: 'bench',
+    HERALD_API_TOKENS: `bench:${BENCH_TOKEN}:write`,
+    HERALD_WEBHOOK_ALLOW_PRIVATE: 'true',
+    LOG_LEVEL: 'warn',
+    ...(sinks && {
+      SLACK_BOT_TOKEN: 'xoxb-bench',
+      SLACK_API_URL: sinks.slackApiUrl,
+      SMTP_URL: sinks.smtpUrl,
+      EMAIL_FROM: 'Bench <bench@herald.test>',
+    }),
+    ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('HERALD_'))),
+    ...options.env,
+  };
+  const profile = options.cpuProfileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`];
+  const processes: HeraldProcess[] = (options.roles ?? ['all']).map((role) => {
+    const child = spawn(process.execPath, [...profile, 'dist/src/main.js', '--role', role], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'inherit'] });
+    return { role, child, peakRssMb: () => peakRssMb(child.pid) };
+  });
+  const api = `http://127.0.0.1:${port}`;
+  const call = async (method: string, path: string, body?: unknown): Promise<unknown> => {
+    const res = await fetch(`${api}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${BENCH_TOKEN}`, ...(body !== undefined && { 'content-type': 'application/json' }) },
+      ...(body !== undefined && { body: JSON.stringify(body) }),
+    });
+    if (!res.ok) throw new Error(`${method} ${path} → ${res.status} ${(await res.text()).slice(0, 300)}`);
+    return res.json();
+  };
+  let ready = false;
+  for (let i = 0; i < 300 && !ready; i++) {
+    ready = await fetch(`${api}/readyz`).then((r) => r.ok, () => false);
+    if (!ready) await sleep(100);
+  }
+  if (!ready) throw new Error('Herald did not become ready within 30 s');
+  // Workers connect on their own; give them a moment to be listening on their queues.
+  await sleep(1000);
+  return {
+    api,
+    processes,
+    call,
+    async stop() {
+      await Promise.all(
+        processes.map(
+          ({ child }) =>
+            new Promise<void>((resolve) => {
+              if (child.exitCode !== null || child.signalCode !== null) return resolve();
+              child.once('exit', () => resolve());
+              child.kill('SIGTERM');
+            }),
+        ),
+      );
+    },
+  };
 }
