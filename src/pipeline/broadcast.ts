@@ -61,14 +61,14 @@ export class Broadcaster {
   async run(job: BroadcastJob): Promise<{ planned: number; nextUpdateId?: string }> {
     const { incidents, audiences, deliveries, scheduler, enabledChannels, logger } = this.deps;
     const { incidentId, updateId } = job;
-    const incident = await incidents.getConversation(incidentId);
-    const update = incident?.updates.find((u) => u.id === updateId) ?? null;
-    if (incident === null || update === null) {
+    const moment = await incidents.getMoment(incidentId, updateId);
+    if (moment === null) {
       logger.warn({ incidentId, updateId }, 'broadcast of an update that does not exist; dropped');
       await incidents.markBroadcastDone(incidentId, updateId);
       return { planned: 0 };
     }
 
+    const { incident, update } = moment;
     // Lanes must receive an incident's updates in seq order: wait for the one before.
     if ((await incidents.fannedOutThrough(incidentId)) < update.seq - 1) {
       throw new PredecessorPendingError(incidentId, update.seq);

@@ -452,11 +452,9 @@ export class Deliverer {
   }
 
   private async load(incidentId: string, updateId: string): Promise<Prepared | null> {
-    const incident = await this.deps.incidents.getConversation(incidentId);
-    const update = incident?.updates.find((u) => u.id === updateId);
-    const opening = incident?.updates[0];
-    if (incident === null || update === undefined || opening === undefined) return null;
-    const { updates: _, type, ...snapshot } = incident;
+    const moment = await this.deps.incidents.getMoment(incidentId, updateId);
+    if (moment === null) return null;
+    const { incident: snapshot, type, update, opening } = moment;
     const context = renderContext(snapshot, update, this.deps.publicUrl, opening);
     // The first message as it should read now: its own words, today's status and window.
     const { maintenance: _window, ...openingBase } = renderContext(snapshot, opening, this.deps.publicUrl, opening);

@@ -4,7 +4,7 @@
  * broadcast as pending, so no reader ever sees half of it.
  */
 import type { Redis } from 'ioredis';
-import { ulid } from 'ulidx';
+import { newUlid } from '../domain/ids.js';
 import {
   isOpen,
   type Commander,
@@ -69,7 +69,8 @@ end
  *       holding schedule, reminder schedule
  * ARGV: incidentId, updateId, message, status ('' = unchanged), kind, author,
  *       postedAtIso, nowMs, expectedDueMs ('' = any), reminderLeadMs
- * Returns the update JSON, or an error reply: NOTFOUND, RESOLVED, STALE.
+ * Returns [update JSON, the incident's audiences JSON], or an error reply:
+ * NOTFOUND, RESOLVED, STALE.
  * `expectedDueMs` lets a holding statement go out only if nothing was
  * broadcast since it was scheduled: that is what makes it exactly-once.
  * A holding statement repeats the last thing the commander said.
@@ -110,7 +111,7 @@ else
   reschedule(incident, id, due, holding, reminders, leadMs)
 end
 redis.call('ZADD', pending, now, id .. '/' .. updateId)
-return update
+return { update, redis.call('HGET', incident, 'audiences') }
 `,
 );
 
@@ -152,6 +153,39 @@ return 1`,
 
 function iso(ms: string | undefined): string | null {
   return ms === undefined || ms === '' ? null : new Date(Number(ms)).toISOString();
+}
+
+/**
+ * KEYS: incident hash, updates list. ARGV: updateId.
+ * Returns [incident hash as a flat list, first update JSON, that update's
+ * JSON], or nil when the incident does not exist. The update is looked for
+ * from the newest back: a broadcast is almost always of one of the last.
+ */
+const GET_MOMENT = new LuaScript(
+  'get-moment',
+  `
+local h = redis.call('HGETALL', KEYS[1])
+if #h == 0 then return nil end
+local n = redis.call('LLEN', KEYS[2])
+local found = false
+for i = -1, -n, -1 do
+  local json = redis.call('LINDEX', KEYS[2], i)
+  if string.find(json, ARGV[1], 1, true) and cjson.decode(json).id == ARGV[1] then
+    found = json
+    break
+  end
+end
+return { h, redis.call('LINDEX', KEYS[2], 0), found }
+`,
+);
+
+/** One update of an incident (or maintenance), with what fan-out and delivery need around it. */
+export interface Moment {
+  incident: Incident;
+  type: 'incident' | 'maintenance';
+  update: IncidentUpdate;
+  /** The incident's first update (its opening, or a maintenance's announcement). */
+  opening: IncidentUpdate;
 }
 
 function toIncident(h: Record<string, string>): Incident {
@@ -210,10 +244,10 @@ export class IncidentStore {
 
   /** Stores a new incident and its opening update, marked for broadcast. */
   async create(input: NewIncident, now = new Date()): Promise<{ incident: Incident; update: IncidentUpdate }> {
-    const id = `inc_${ulid(now.getTime())}`;
+    const id = `inc_${newUlid(now.getTime())}`;
     const nowMs = now.getTime();
     const update: IncidentUpdate = {
-      id: `upd_${ulid(nowMs)}`,
+      id: `upd_${newUlid(nowMs)}`,
       incidentId: id,
       seq: 1,
       kind: input.status === 'resolved' ? 'resolved' : 'opened',
@@ -261,6 +295,16 @@ export class IncidentStore {
    * `nextUpdateDueAt` is still that instant (else {@link StaleScheduleError}).
    */
   async postUpdate(incidentId: string, input: NewUpdate, now = new Date(), expectedDueAt?: Date): Promise<IncidentUpdate> {
+    return (await this.postUpdateFor(incidentId, input, now, expectedDueAt)).update;
+  }
+
+  /** {@link postUpdate}, also answering which audiences the incident broadcasts to (no second read). */
+  async postUpdateFor(
+    incidentId: string,
+    input: NewUpdate,
+    now = new Date(),
+    expectedDueAt?: Date,
+  ): Promise<{ update: IncidentUpdate; audiences: string[] }> {
     const keys = [
       this.keys.incident(incidentId),
       this.keys.updates(incidentId),
@@ -271,7 +315,7 @@ export class IncidentStore {
     ];
     const args = [
       incidentId,
-      `upd_${ulid(now.getTime())}`,
+      `upd_${newUlid(now.getTime())}`,
       input.message,
       input.status ?? '',
       input.kind,
@@ -282,8 +326,8 @@ export class IncidentStore {
       this.reminderLeadMs,
     ];
     try {
-      const json = (await POST_UPDATE.run(this.redis, keys, args)) as string;
-      return JSON.parse(json) as IncidentUpdate;
+      const [update, audiences] = (await POST_UPDATE.run(this.redis, keys, args)) as [string, string];
+      return { update: JSON.parse(update) as IncidentUpdate, audiences: JSON.parse(audiences) as string[] };
     } catch (error) {
       return scriptError(error, incidentId);
     }
@@ -335,6 +379,29 @@ export class IncidentStore {
     if (h.id === undefined) return null;
     const type = h.type === 'maintenance' ? 'maintenance' : 'incident';
     return { ...toIncident(h), type, updates: updates.map((u) => JSON.parse(u) as IncidentUpdate) };
+  }
+
+  /**
+   * An update of an incident or maintenance, with the incident and its first
+   * update; null when either is gone. Unlike {@link getConversation} it does
+   * not read every update: an incident with thousands of updates costs the
+   * same as one with two.
+   */
+  async getMoment(incidentId: string, updateId: string): Promise<Moment | null> {
+    const found = (await GET_MOMENT.run(this.redis, [this.keys.incident(incidentId), this.keys.updates(incidentId)], [updateId])) as
+      | [string[], string | null, string | null]
+      | null;
+    if (found === null) return null;
+    const [flat, opening, update] = found;
+    if (opening === null || update === null) return null;
+    const h: Record<string, string> = {};
+    for (let i = 0; i < flat.length; i += 2) h[flat[i]!] = flat[i + 1]!;
+    return {
+      incident: toIncident(h),
+      type: h.type === 'maintenance' ? 'maintenance' : 'incident',
+      update: JSON.parse(update) as IncidentUpdate,
+      opening: JSON.parse(opening) as IncidentUpdate,
+    };
   }
 
   /** Newest first. */

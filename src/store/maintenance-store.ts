@@ -10,7 +10,7 @@
  * a window that was rescheduled or cancelled since.
  */
 import type { Redis } from 'ioredis';
-import { ulid } from 'ulidx';
+import { newUlid } from '../domain/ids.js';
 import type { IncidentUpdate, MaintenanceKind, MaintenanceStatus, MaintenanceWindow } from '../domain/incident.js';
 import {
   isFinished,
@@ -175,7 +175,7 @@ export class MaintenanceStore {
   ) {}
 
   async create(input: NewMaintenance, now = new Date()): Promise<{ maintenance: Maintenance; update: IncidentUpdate }> {
-    const id = `mnt_${ulid(now.getTime())}`;
+    const id = `mnt_${newUlid(now.getTime())}`;
     const fields: Record<string, string | number> = {
       id,
       type: 'maintenance',
@@ -302,7 +302,7 @@ export class MaintenanceStore {
     now: Date,
     window: MaintenanceWindow,
   ): Omit<IncidentUpdate, 'seq'> {
-    return { id: `upd_${ulid(now.getTime())}`, incidentId: id, kind, status, message, author, postedAt: now.toISOString(), maintenance: window };
+    return { id: `upd_${newUlid(now.getTime())}`, incidentId: id, kind, status, message, author, postedAt: now.toISOString(), maintenance: window };
   }
 
   private members(

@@ -48,10 +48,9 @@ export const incidentRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = asyn
 
   /** Posts a commander's update and queues its broadcast: the shape both routes answer with. */
   async function postUpdate(id: string, input: NewUpdate, log: FastifyBaseLogger) {
-    const update = await incidents.postUpdate(id, input);
+    const { update, audiences } = await incidents.postUpdateFor(id, input);
     await queueBroadcast(deps, update, log);
-    const incident = await incidents.get(id);
-    return { update, deliveries: await plannedDeliveries(deps, incident?.audiences ?? []) };
+    return { update, deliveries: await plannedDeliveries(deps, audiences) };
   }
 
   app.post(
