@@ -23,7 +23,7 @@ import type { Incident, IncidentUpdate } from '../domain/incident.js';
 import { unsubscribeUrl, type UnsubscribeTokens } from '../domain/unsubscribe-token.js';
 import type { DeliveryJob } from '../queue/jobs.js';
 import type { Renderer } from '../render/renderer.js';
-import type { RenderContext } from '../render/types.js';
+import type { EmailRendered, RenderContext } from '../render/types.js';
 import type { AudienceStore } from '../store/audience-store.js';
 import { CLAIM_STATUS, parseLaneToken, type DeliveryStore, type LaneToken, type ThreadState } from '../store/delivery-store.js';
 import type { IncidentStore } from '../store/incident-store.js';
@@ -105,6 +105,13 @@ interface Outcome {
 const MAX_REFERENCES = 20;
 /** How soon a delivery held by another job is looked at again. */
 const RECHECK_AFTER_MS = 2_000;
+/**
+ * Stand-ins for an unsubscribe token while an update's email is rendered
+ * once for all its recipients: of token characters (which no escape alters),
+ * different lengths, and nothing a template would write by itself.
+ */
+const TOKEN_PLACEHOLDERS = ['HeraldTokenPlaceholderA0', 'HeraldTokenPlaceholderBB11xyz'] as const;
+const TOKEN_CHARACTERS = /^[A-Za-z0-9_.-]+$/;
 /** Prepared updates kept per process; a fan-out touches one update at a time. */
 const PREPARED_CACHE_SIZE = 64;
 
@@ -386,7 +393,7 @@ export class Deliverer {
         const messageId = `<${record.id}@${this.deps.emailDomain}>`;
         const token = this.deps.unsubscribeTokens.sign({ address: target.address, audiences: target.audiences });
         const link = unsubscribeUrl(this.deps.publicUrl, token);
-        const rendered = renderer.render('email', update.kind, { ...context, unsubscribeUrl: link });
+        const rendered = this.renderEmail(prepared, token, link);
         const references = thread?.references ?? [];
         const { providerRef } = await email.send(target, {
           ...rendered,
@@ -412,6 +419,30 @@ export class Deliverer {
         return this.deps.channels.webhook.send(target, { id: record.id, body });
       }
     }
+  }
+
+  /**
+   * An update's email for one recipient. The only thing that differs between
+   * recipients is the unsubscribe token, so the update is rendered once with
+   * a placeholder token and each recipient's is put in its place — unless the
+   * templates do something with the link other than print it (checked once
+   * per update: two placeholders of different lengths must render alike), or
+   * the token has a character an escape could change; then it is rendered
+   * for the recipient, as before.
+   */
+  private renderEmail(prepared: Prepared, token: string, link: string): EmailRendered {
+    const { renderer, publicUrl } = this.deps;
+    const { update, context } = prepared;
+    const shared = cached(prepared, 'email', () => {
+      const render = (placeholder: string) => renderer.render('email', update.kind, { ...context, unsubscribeUrl: unsubscribeUrl(publicUrl, placeholder) });
+      const [a, b] = [render(TOKEN_PLACEHOLDERS[0]), render(TOKEN_PLACEHOLDERS[1])];
+      const swapped = (text: string) => text.split(TOKEN_PLACEHOLDERS[0]).join(TOKEN_PLACEHOLDERS[1]);
+      const verbatim = swapped(a.subject) === b.subject && swapped(a.text) === b.text && swapped(a.html) === b.html;
+      return verbatim ? a : null;
+    });
+    if (shared === null || !TOKEN_CHARACTERS.test(token)) return renderer.render('email', update.kind, { ...context, unsubscribeUrl: link });
+    const fill = (text: string) => text.split(TOKEN_PLACEHOLDERS[0]).join(token);
+    return { subject: fill(shared.subject), text: fill(shared.text), html: fill(shared.html) };
   }
 
   /**

@@ -4,6 +4,10 @@
  * removes that recipient only, and the next update no longer reaches them.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ReceivedEmail } from '../fakes/smtp.js';
 import { newWebhookSecret } from '../fakes/webhook-receiver.js';
 import { startStack, type Stack } from '../support/stack.js';
 import { expectError, openIncident, settle } from './helpers.js';
@@ -18,6 +22,7 @@ describe('given an incident emailed to an audience of two, when one recipient un
   /** Path of the leaving recipient's link, e.g. `/unsubscribe/<token>`. */
   let unsubscribePath: string;
   let token: string;
+  let stayingMail: ReceivedEmail;
 
   const recipients = async (): Promise<string[]> => {
     const res = await stack.api('GET', '/v1/audiences/partners');
@@ -35,7 +40,7 @@ describe('given an incident emailed to an audience of two, when one recipient un
     expect(res.statusCode).toBe(200);
     incidentId = (await openIncident(stack, { audiences: ['partners'] })).incident.id;
     const [mail] = await stack.smtp.waitFor({ to: LEAVING }, 10_000);
-    await stack.smtp.waitFor({ to: STAYING }, 10_000);
+    stayingMail = (await stack.smtp.waitFor({ to: STAYING }, 10_000))[0]!;
     const header = mail!.headers['list-unsubscribe'] ?? '';
     const match = /^<(https:\/\/status\.herald\.test(\/unsubscribe\/([^>]+)))>$/.exec(header);
     expect(match, `List-Unsubscribe: ${header}`).not.toBeNull();
@@ -56,6 +61,14 @@ describe('given an incident emailed to an audience of two, when one recipient un
     expect(res.body).toContain(LEAVING);
     expect(res.body).toMatch(/<form method="post"/);
     expect(res.body).toContain('name="List-Unsubscribe" value="One-Click"');
+  });
+
+  it("each recipient's email carries their own link, in the header, the text and the HTML", async () => {
+    const link = /^<([^>]+)>$/.exec(stayingMail.headers['list-unsubscribe'] ?? '')?.[1];
+    expect(link).toMatch(/\/unsubscribe\//);
+    expect(link).not.toContain(token);
+    expect(stayingMail.text).toContain(link!);
+    expect(stayingMail.html).toContain(link!);
   });
 
   it('GET alone unsubscribes nobody (link scanners follow GETs)', async () => {
@@ -124,5 +137,28 @@ describe('given an incident emailed to an audience of two, when one recipient un
     expect(res.statusCode, res.body).toBe(200);
     expect(res.json()).toEqual({ unsubscribed: address, audiences: ['legal'] });
     expect((await stack.api('GET', '/v1/audiences/legal')).json().email.recipients).toEqual([STAYING]);
+  });
+});
+
+describe('given an operator template that transforms the unsubscribe link', () => {
+  let stack: Stack | undefined;
+  let dir: string | undefined;
+  afterAll(async () => {
+    await stack?.stop();
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('each recipient still gets their own link, transformed as the template says', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'herald-templates-'));
+    mkdirSync(join(dir, 'email'));
+    writeFileSync(join(dir, 'email', '_text-footer.hbs'), '--\n{{#if unsubscribeUrl}}UNSUBSCRIBE: {{upper unsubscribeUrl}}{{/if}}\n');
+    stack = await startStack({ env: { HERALD_TEMPLATES_DIR: dir } });
+    await stack.api('PUT', '/v1/audiences/partners', { email: { recipients: [LEAVING, STAYING] } });
+    await openIncident(stack, { audiences: ['partners'] });
+    for (const address of [LEAVING, STAYING]) {
+      const [mail] = await stack.smtp.waitFor({ to: address }, 10_000);
+      const link = /^<([^>]+)>$/.exec(mail!.headers['list-unsubscribe'] ?? '')?.[1];
+      expect(mail!.text).toContain(`UNSUBSCRIBE: ${link!.toUpperCase()}`);
+    }
   });
 });
