@@ -289,7 +289,8 @@ export class EmailChannel implements Channel {
     }
     // Written whole, the message goes to the socket in one piece (streamed part by part by
     // nodemailer's composer, every chunk became a write of its own).
-    await this.#transport.sendMail({ envelope: { from: writer.envelopeFrom, to: [message.to] }, raw });
+    // messageId only spares nodemailer generating one (from random bytes) for a raw message it does not look into.
+    await this.#transport.sendMail({ envelope: { from: writer.envelopeFrom, to: [message.to] }, raw, messageId: message.messageId });
   }
 
   #toDeliveryError(error: unknown, to: string): DeliveryError {

@@ -1,7 +1,8 @@
 /**
  * The MIME of Herald's email, written directly: every message has the same
- * shape (multipart/alternative, a text and an HTML part, UTF-8, quoted-
- * printable), so it is a template filled in, not a tree to build.
+ * shape (multipart/alternative, a text part in quoted-printable — readable
+ * even raw — and an HTML part in base64, as most mail is sent; UTF-8), so it
+ * is a template filled in, not a tree to build.
  *
  * nodemailer's composer builds a tree of nodes for each message, normalises
  * every header name with regular expressions on each get and set, and streams
@@ -96,9 +97,9 @@ export class MimeWriter {
       quotedPrintable(message.text),
       `--${boundary}`,
       'Content-Type: text/html; charset=utf-8',
-      'Content-Transfer-Encoding: quoted-printable',
+      'Content-Transfer-Encoding: base64',
       '',
-      quotedPrintable(message.html),
+      base64Lines(message.html),
       `--${boundary}--`,
       '',
     );
@@ -123,6 +124,11 @@ function encodeUnstructured(value: string): string {
   if (/^[\x20-\x7e]*$/.test(oneLine)) return oneLine;
   const nonLatin = oneLine.replace(/[\x20-\x7e]/g, '').length;
   return mimeFuncs.encodeWords(oneLine, nonLatin < oneLine.length / 3 ? 'Q' : 'B', 52);
+}
+
+/** A body as base64 in lines of 76 characters (native: a tenth of the cost of quoted-printable for a large HTML body). */
+function base64Lines(body: string): string {
+  return Buffer.from(body, 'utf8').toString('base64').replace(/.{76}(?!$)/g, '$&\r\n');
 }
 
 /** A body as quoted-printable with CRLF line breaks and soft breaks at 76 characters. */
