@@ -293,6 +293,9 @@ export interface Row {
 
 export const BENCH_TOKEN = 'bench-write-token-123';
 
+/** The Node options `npm start` (and the Dockerfile) run Herald with. */
+export const HERALD_NODE_ARGS = ['--heap-growing-percent=100'];
+
 export interface HeraldProcess {
   role: 'all' | 'api' | 'workers';
   child: ChildProcess;
@@ -319,6 +322,8 @@ export async function startHerald(options: {
   env?: NodeJS.ProcessEnv;
   /** Directory for --cpu-prof output (BENCH_CPU_PROF). */
   cpuProfileDir?: string;
+  /** Node options for every Herald process (BENCH_NODE_ARGS, space-separated). */
+  nodeArgs?: string[];
 }): Promise<RunningHerald> {
   const port = await freePort();
   const { sinks } = options;
@@ -342,7 +347,8 @@ export async function startHerald(options: {
   };
   const profile = options.cpuProfileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`];
   const processes: HeraldProcess[] = (options.roles ?? ['all']).map((role) => {
-    const child = spawn(process.execPath, [...profile, 'dist/src/main.js', '--role', role], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'inherit'] });
+    const nodeArgs = options.nodeArgs ?? process.env.BENCH_NODE_ARGS?.split(' ').filter((a) => a !== '') ?? HERALD_NODE_ARGS;
+    const child = spawn(process.execPath, [...nodeArgs, ...profile, 'dist/src/main.js', '--role', role], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'inherit'] });
     return { role, child, peakRssMb: () => peakRssMb(child.pid) };
   });
   const api = `http://127.0.0.1:${port}`;
