@@ -29,10 +29,9 @@
  * concurrent requests; the latencies are those of such bursts.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cpus } from 'node:os';
-import { Socket } from 'node:net';
 import autocannon from 'autocannon';
-import { BENCH_TOKEN, freePort, percentile, ROOT, sleep, startHerald, startRedis, startSinks, type Row, type RunningHerald, type Sinks, type OwnRedis } from './support.js';
+import { runAsScript } from './report.js';
+import { BENCH_TOKEN, BENCH_WEBHOOK_SECRET, freePort, percentile, portAnswers, ROOT, sleep, startHerald, startRedis, startSinks, type Row, type RunningHerald, type Sinks, type OwnRedis } from './support.js';
 
 const SECTION = 'API';
 const RATE = Number(process.env.BENCH_API_RATE ?? 500);
@@ -49,7 +48,6 @@ const P99_TARGET_MS = 20;
 const DRAIN_MS = 10_000;
 const SHARE_TARGET = 0.5;
 const BASELINE_NAME = 'bare Fastify + 1 Redis write';
-const WEBHOOK_SECRET = 'whsec_YmVuY2gtc2VjcmV0LWJlbmNoLXNlY3JldA==';
 const STATUSES = ['investigating', 'identified', 'monitoring'] as const;
 
 const began = performance.now();
@@ -148,16 +146,6 @@ function baselineTarget(url: string): Target {
   };
 }
 
-function answers(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = new Socket();
-    socket.once('error', () => resolve(false));
-    socket.connect(port, '127.0.0.1', () => {
-      socket.end();
-      resolve(true);
-    });
-  });
-}
 
 async function startBaseline(redisUrl: string): Promise<{ url: string; child: ChildProcess; stop(): Promise<void> }> {
   const port = await freePort();
@@ -178,7 +166,7 @@ async function startBaseline(redisUrl: string): Promise<{ url: string; child: Ch
     });
   for (let i = 0; i < 200; i++) {
     if (child.exitCode !== null) throw new Error(`the baseline exited with code ${child.exitCode}`);
-    if (await answers(port)) return { url: `http://127.0.0.1:${port}`, child, stop };
+    if (await portAnswers(port)) return { url: `http://127.0.0.1:${port}`, child, stop };
     await sleep(50);
   }
   await stop();
@@ -207,7 +195,7 @@ async function measureBaseline(redis: OwnRedis): Promise<{ saturation: Load; fix
 async function measureHerald(redis: OwnRedis, sinks: Sinks): Promise<{ fixed: Load; saturation: Load; delivered: string }> {
   const herald = await startHerald({ redisUrl: redis.url, sinks });
   try {
-    await herald.call('PUT', '/v1/audiences/bench', { webhooks: [{ url: sinks.webhookUrl(0), secret: WEBHOOK_SECRET }] });
+    await herald.call('PUT', '/v1/audiences/bench', { webhooks: [{ url: sinks.webhookUrl(0), secret: BENCH_WEBHOOK_SECRET }] });
     const ids: string[] = [];
     for (let i = 0; i < INCIDENTS; i++) {
       const opened = (await herald.call('POST', '/v1/incidents', {
@@ -325,16 +313,4 @@ export async function runApi(): Promise<Row[]> {
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  runApi().then(
-    (rows) => {
-      console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, Node ${process.version}`);
-      console.table(rows.map(({ section: _section, ...row }) => row));
-      process.exit(0);
-    },
-    (error: unknown) => {
-      console.error(error);
-      process.exit(1);
-    },
-  );
-}
+runAsScript(import.meta.url, runApi);

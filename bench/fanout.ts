@@ -30,6 +30,7 @@ import {
   type Row,
   type Sinks,
 } from './support.js';
+import { runAsScript } from './report.js';
 
 const EMAILS = Number(process.env.BENCH_EMAILS ?? 10_000);
 const WEBHOOKS = Number(process.env.BENCH_WEBHOOKS ?? 2_000);
@@ -228,16 +229,4 @@ function pct(ratio: number): string {
   return `${Math.round(ratio * 100)}%`;
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  const { printRows } = await import('./report.js');
-  runFanout().then(
-    (rows) => {
-      printRows(rows);
-      process.exit(0);
-    },
-    (error: unknown) => {
-      console.error(error);
-      process.exit(1);
-    },
-  );
-}
+runAsScript(import.meta.url, runFanout);

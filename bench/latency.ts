@@ -7,6 +7,7 @@
  *   npm run bench:latency
  */
 import { BENCH_WEBHOOK_SECRET, now, openIncident, percentile, progress, sleep, startHerald, startRedis, startSinks, type Row } from './support.js';
+import { runAsScript } from './report.js';
 
 const UPDATES = Number(process.env.BENCH_LATENCY_UPDATES ?? 200);
 const WARM_UP = 20;
@@ -54,16 +55,4 @@ export async function runLatency(): Promise<Row[]> {
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  const { printRows } = await import('./report.js');
-  runLatency().then(
-    (rows) => {
-      printRows(rows);
-      process.exit(0);
-    },
-    (error: unknown) => {
-      console.error(error);
-      process.exit(1);
-    },
-  );
-}
+runAsScript(import.meta.url, runLatency);

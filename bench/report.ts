@@ -54,3 +54,22 @@ export function writeResults(rows: readonly Row[], about: { machine: Machine; st
   writeFileSync(path, `${JSON.stringify({ ...about, rows }, null, 2)}\n`);
   return path;
 }
+
+/**
+ * Runs one section as a script of its own (`node --import tsx bench/<name>.ts`):
+ * prints its rows and exits 0, or 1 with the error. Does nothing when the
+ * module is imported (by bench/run.ts).
+ */
+export function runAsScript(moduleUrl: string, run: () => Promise<Row[]>): void {
+  if (moduleUrl !== `file://${process.argv[1]}`) return;
+  run().then(
+    (rows) => {
+      printRows(rows);
+      process.exit(0);
+    },
+    (error: unknown) => {
+      console.error(error);
+      process.exit(1);
+    },
+  );
+}

@@ -10,6 +10,7 @@
  */
 import { Redis } from 'ioredis';
 import { median, now, openIncident, perSecond, progress, putWebhookAudiences, startHerald, startRedis, startSinks, type Row, type RunningHerald, type Sinks } from './support.js';
+import { runAsScript } from './report.js';
 
 const SIZES = (process.env.BENCH_SCALE_SIZES ?? '1000,10000,50000').split(',').map(Number);
 const QUEUED = Number(process.env.BENCH_QUEUED ?? 100_000);
@@ -105,16 +106,4 @@ export async function runScale(): Promise<Row[]> {
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  const { printRows } = await import('./report.js');
-  runScale().then(
-    (rows) => {
-      printRows(rows);
-      process.exit(0);
-    },
-    (error: unknown) => {
-      console.error(error);
-      process.exit(1);
-    },
-  );
-}
+runAsScript(import.meta.url, runScale);

@@ -56,7 +56,7 @@ export async function startRedis(): Promise<OwnRedis> {
     stdio: 'ignore',
   });
   const url = `redis://127.0.0.1:${port}`;
-  for (let i = 0; i < 100 && !(await answers(port)); i++) await sleep(50);
+  for (let i = 0; i < 100 && !(await portAnswers(port)); i++) await sleep(50);
   return {
     url,
     stop() {
@@ -66,8 +66,8 @@ export async function startRedis(): Promise<OwnRedis> {
   };
 }
 
-/** Whether something accepts connections on the port. */
-function answers(port: number): Promise<boolean> {
+/** Whether something accepts connections on the port (127.0.0.1). */
+export function portAnswers(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = new Socket();
     socket.once('error', () => resolve(false));
