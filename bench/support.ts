@@ -366,7 +366,10 @@ export async function startHerald(options: {
     ready = await fetch(`${api}/readyz`).then((r) => r.ok, () => false);
     if (!ready) await sleep(100);
   }
-  if (!ready) throw new Error('Herald did not become ready within 30 s');
+  if (!ready) {
+    for (const { child } of processes) child.kill('SIGKILL');
+    throw new Error('Herald did not become ready within 30 s');
+  }
   // Workers connect on their own; give them a moment to be listening on their queues.
   await sleep(1000);
   return {
