@@ -8,14 +8,14 @@
  *   - Apprise (if installed): one CLI call posting to the same URLs (json://).
  *
  * Every sender is measured warm, as a long-running service is: one
- * unmeasured pass, then BENCH_PASSES (3) measured ones, median reported.
+ * unmeasured pass, then BENCH_PASSES (5) measured ones, median reported.
  * Apprise is a command run once per notification, so it is timed once, from
  * its first arrival (its interpreter's start-up is not counted against it).
  *
  *   npm run bench:fanout
  *
  * Environment: BENCH_EMAILS (10000), BENCH_WEBHOOKS (2000), BENCH_SLACK (100),
- * BENCH_PASSES (3), BENCH_CPU_PROF=<dir> to profile the Herald processes.
+ * BENCH_PASSES (5), BENCH_CPU_PROF=<dir> to profile the Herald processes.
  */
 import {
   BENCH_WEBHOOK_SECRET,
@@ -35,7 +35,7 @@ import { runAsScript } from './report.js';
 const EMAILS = Number(process.env.BENCH_EMAILS ?? 10_000);
 const WEBHOOKS = Number(process.env.BENCH_WEBHOOKS ?? 2_000);
 const SLACK = Number(process.env.BENCH_SLACK ?? 100);
-const PASSES = Number(process.env.BENCH_PASSES ?? 3);
+const PASSES = Number(process.env.BENCH_PASSES ?? 5);
 const WAIT_MS = 180_000;
 const SECTION = 'Fan-out';
 

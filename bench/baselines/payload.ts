@@ -26,7 +26,7 @@ export async function timePasses(pass: () => Promise<void>): Promise<void> {
   if (urlsFromEnv().length === 0) throw new Error('no targets: set BENCH_URL_BASE and BENCH_TARGETS');
   await pass();
   const ms: number[] = [];
-  for (let i = 0; i < Number(process.env.BENCH_PASSES ?? 3); i++) {
+  for (let i = 0; i < Number(process.env.BENCH_PASSES ?? 5); i++) {
     const started = performance.now();
     await pass();
     ms.push(performance.now() - started);
