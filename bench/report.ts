@@ -73,3 +73,21 @@ export function runAsScript(moduleUrl: string, run: () => Promise<Row[]>): void 
     },
   );
 }
+
+/** The rows as a Markdown table, for the README. */
+export function formatMarkdown(rows: readonly Row[]): string {
+  const cell = (text: string) => text.replace(/\|/g, '\\|');
+  const lines = ['| section | measure | value | compared | target | |', '|---|---|---:|---|---|---|'];
+  for (const r of rows) {
+    const note = r.note === undefined ? '' : ` (${r.note})`;
+    lines.push(`| ${r.section} | ${cell(r.measure + note)} | ${formatValue(r)} | ${cell(r.compared ?? '')} | ${cell(r.target ?? '')} | ${verdict(r)} |`);
+  }
+  return lines.join('\n');
+}
+
+// `node --import tsx bench/report.ts`: the last run (bench/results/latest.json) as Markdown.
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { readFileSync } = await import('node:fs');
+  const last = JSON.parse(readFileSync(join(ROOT, 'bench', 'results', 'latest.json'), 'utf8')) as { machine: Machine; seconds: number; rows: Row[] };
+  console.log(formatMarkdown(last.rows));
+}
