@@ -3,19 +3,22 @@
  * queueing a stored update's broadcast, and counting what it will reach.
  */
 import type { FastifyBaseLogger } from 'fastify';
-import { audienceMatches } from '../domain/audience.js';
+import { audienceMatches, resolveTargets } from '../domain/audience.js';
 import type { IncidentUpdate } from '../domain/incident.js';
-import { planTargets } from '../pipeline/broadcast.js';
+import type { AudienceSnapshot } from '../store/audience-store.js';
 import type { ApiDeps } from './app.js';
 import { badRequest } from './errors.js';
 
 /** The named audiences (each must exist), or, when none are named, every audience matching the components. */
 export async function chooseAudiences(deps: ApiDeps, named: readonly string[] | undefined, components: readonly string[]): Promise<string[]> {
+  const { audiences } = await deps.audiences.snapshot();
   if (named === undefined) {
-    return (await deps.audiences.list()).filter((a) => audienceMatches(a, components)).map((a) => a.name);
+    return [...audiences.values()]
+      .filter((a) => audienceMatches(a, components))
+      .map((a) => a.name)
+      .sort((a, b) => a.localeCompare(b));
   }
-  const found = new Set((await deps.audiences.getMany(named)).map((a) => a.name));
-  const unknown = named.filter((n) => !found.has(n));
+  const unknown = named.filter((n) => !audiences.has(n));
   if (unknown.length > 0) {
     throw badRequest(
       'unknown_audience',
@@ -35,7 +38,19 @@ export async function queueBroadcast(deps: ApiDeps, update: IncidentUpdate, log:
   }
 }
 
+/** Planned counts per audience snapshot and audience list: counting 10,000 targets per posted update adds up. */
+const plannedCounts = new WeakMap<AudienceSnapshot, Map<string, number>>();
+
 /** How many deliveries a broadcast to these audiences plans now. */
 export async function plannedDeliveries(deps: ApiDeps, audienceNames: readonly string[]): Promise<{ planned: number }> {
-  return { planned: (await planTargets(deps.audiences, audienceNames, deps.config.enabledChannels)).length };
+  const snapshot = await deps.audiences.snapshot();
+  let counts = plannedCounts.get(snapshot);
+  if (counts === undefined) plannedCounts.set(snapshot, (counts = new Map()));
+  const key = audienceNames.join('\n');
+  let planned = counts.get(key);
+  if (planned === undefined) {
+    planned = resolveTargets(audienceNames.flatMap((name) => snapshot.audiences.get(name) ?? []), deps.config.enabledChannels).length;
+    counts.set(key, planned);
+  }
+  return { planned };
 }

@@ -36,7 +36,11 @@ export async function planTargets(
   names: readonly string[],
   enabledChannels: ReadonlySet<ChannelName>,
 ): Promise<DeliveryTarget[]> {
-  return resolveTargets(await audiences.getMany(names), enabledChannels);
+  const { audiences: byName } = await audiences.snapshot();
+  return resolveTargets(
+    names.flatMap((name) => byName.get(name) ?? []),
+    enabledChannels,
+  );
 }
 
 /** The previous update of the incident has not been fanned out yet; try again shortly. */

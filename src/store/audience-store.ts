@@ -4,26 +4,60 @@
  * answered 410) are compare-and-set, so a concurrent PUT wins or loses whole,
  * never half. (WATCH would not do: the connection is shared by requests.)
  */
+import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { emailKey, type Audience } from '../domain/audience.js';
 import type { Keys } from './keys.js';
 import { LuaScript } from './lua-script.js';
 
-/** KEYS: audiences hash. ARGV: name, expected JSON, new JSON. Returns 1 if swapped. */
+/** KEYS: audiences hash, version. ARGV: name, expected JSON, new JSON, new version. Returns 1 if swapped. */
 const COMPARE_AND_SET = new LuaScript(
   'audience-cas',
   `if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+redis.call('SET', KEYS[2], ARGV[4])
 return 1`,
 );
+
+/** Every audience as of one version of the hash. */
+export interface AudienceSnapshot {
+  readonly version: string;
+  /** By name. Shared by every caller until the next change: never modify. */
+  readonly audiences: ReadonlyMap<string, Readonly<Audience>>;
+}
 
 export type AudienceInput = Omit<Audience, 'name' | 'createdAt' | 'updatedAt'>;
 
 export class AudienceStore {
+  #snapshot: AudienceSnapshot | undefined;
+
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keys,
   ) {}
+
+  /**
+   * Every audience, parsed once per process and change: planning a
+   * broadcast and answering a posted update read the audiences every time,
+   * and an audience of 10,000 addresses is a megabyte of JSON. Asking
+   * whether anything changed is one small read.
+   */
+  async snapshot(): Promise<AudienceSnapshot> {
+    let version = await this.redis.get(this.keys.audiencesVersion);
+    if (version === null) {
+      // Audiences from before versions existed, or a Redis emptied under us: a version of their own.
+      await this.redis.set(this.keys.audiencesVersion, randomUUID(), 'NX');
+      version = await this.redis.get(this.keys.audiencesVersion);
+    }
+    if (this.#snapshot !== undefined && this.#snapshot.version === version) return this.#snapshot;
+    const [[, current], [, all]] = (await this.redis.multi().get(this.keys.audiencesVersion).hgetall(this.keys.audiences).exec()) as [
+      [unknown, string | null],
+      [unknown, Record<string, string>],
+    ];
+    const audiences = new Map(Object.entries(all).map(([name, json]) => [name, JSON.parse(json) as Audience]));
+    this.#snapshot = { version: current ?? '', audiences };
+    return this.#snapshot;
+  }
 
   async put(name: string, input: AudienceInput, now = new Date()): Promise<{ audience: Audience; created: boolean }> {
     const previous = await this.get(name);
@@ -33,7 +67,7 @@ export class AudienceStore {
       createdAt: previous?.createdAt ?? now.toISOString(),
       updatedAt: now.toISOString(),
     };
-    await this.redis.hset(this.keys.audiences, name, JSON.stringify(audience));
+    await this.redis.multi().hset(this.keys.audiences, name, JSON.stringify(audience)).set(this.keys.audiencesVersion, randomUUID()).exec();
     return { audience, created: previous === null };
   }
 
@@ -56,7 +90,8 @@ export class AudienceStore {
   }
 
   async delete(name: string): Promise<boolean> {
-    return (await this.redis.hdel(this.keys.audiences, name)) === 1;
+    const [[, removed]] = (await this.redis.multi().hdel(this.keys.audiences, name).set(this.keys.audiencesVersion, randomUUID()).exec()) as [[unknown, number]];
+    return removed === 1;
   }
 
   /** Removes an email recipient from the named audiences; returns those it was removed from. */
@@ -95,7 +130,7 @@ export class AudienceStore {
         const audience = JSON.parse(json) as Audience;
         if (!change(audience)) break;
         audience.updatedAt = now.toISOString();
-        const swapped = await COMPARE_AND_SET.run(this.redis, [this.keys.audiences], [name, json, JSON.stringify(audience)]);
+        const swapped = await COMPARE_AND_SET.run(this.redis, [this.keys.audiences, this.keys.audiencesVersion], [name, json, JSON.stringify(audience), randomUUID()]);
         if (swapped === 1) {
           edited.push(name);
           break;

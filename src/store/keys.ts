@@ -8,6 +8,8 @@ import type { ChannelName } from '../channels/channel.js';
 export interface Keys {
   /** hash: audience name → Audience JSON */
   audiences: string;
+  /** string: a random version, new with every change to the audiences hash (lets processes cache it) */
+  audiencesVersion: string;
   /** zset: every incident id, scored by creation time (ms) */
   incidents: string;
   /** zset: open incident ids, scored by creation time (ms) */
@@ -56,6 +58,7 @@ export function keysFor(prefix: string): Keys {
   const k = (...parts: string[]): string => [prefix, ...parts].join(':');
   return {
     audiences: k('audiences'),
+    audiencesVersion: k('audiences', 'version'),
     incidents: k('incidents'),
     openIncidents: k('incidents', 'open'),
     incident: (id) => k('incident', id),

@@ -135,3 +135,50 @@ describe('audiences', () => {
     }
   });
 });
+
+describe('given an incident, when its audience changes between two updates', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack();
+  });
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  const put = async (recipients: string[]) => {
+    const res = await stack.api('PUT', '/v1/audiences/changing', { email: { recipients } });
+    expect(res.statusCode).toBe(200);
+  };
+  const post = async (id: string) => {
+    const res = await stack.api('POST', `/v1/incidents/${id}/updates`, { message: 'Still investigating.' });
+    expect(res.statusCode, res.body).toBe(201);
+    return res.json().deliveries.planned as number;
+  };
+
+  it('the next update plans for the audience as it is now: added, removed, deleted', async () => {
+    await put(['a@partner.example']);
+    const { incident, deliveries } = await openIncident(stack, { audiences: ['changing'] });
+    expect(deliveries.planned).toBe(1);
+    expect(await post(incident.id)).toBe(1);
+    // A broadcast reads the audience when it runs: each runs before the audience changes again.
+    await stack.smtp.waitFor({ count: 2, to: 'a@partner.example' }, 10_000);
+    await put(['a@partner.example', 'b@partner.example', 'c@partner.example']);
+    expect(await post(incident.id)).toBe(3);
+    await stack.smtp.waitFor({ to: 'b@partner.example' }, 10_000);
+    await put(['c@partner.example']);
+    expect(await post(incident.id)).toBe(1);
+    await stack.smtp.waitFor({ count: 2, to: 'c@partner.example' }, 10_000);
+    await stack.smtp.waitFor({ count: 3, to: 'a@partner.example' }, 10_000);
+    expect(stack.smtp.for('b@partner.example')).toHaveLength(1);
+    expect(stack.smtp.for('a@partner.example')).toHaveLength(3);
+    expect((await stack.api('DELETE', '/v1/audiences/changing')).statusCode).toBe(204);
+    expect(await post(incident.id)).toBe(0);
+  });
+
+  it('an incident with no audiences named goes to every audience matching, including one created a moment ago', async () => {
+    await stack.api('PUT', '/v1/audiences/late', { email: { recipients: ['late@partner.example'] } });
+    const { incident, deliveries } = await openIncident(stack, { components: ['api'] });
+    expect(incident.audiences).toContain('late');
+    expect(deliveries.planned).toBeGreaterThanOrEqual(1);
+  });
+});
