@@ -192,21 +192,45 @@ async function measureBaseline(redis: OwnRedis): Promise<{ saturation: Load; fix
   }
 }
 
+/** The bench audience (one webhook) and the incidents the updates rotate over; returns their ids. */
+async function openIncidents(herald: RunningHerald, sinks: Sinks): Promise<string[]> {
+  await herald.call('PUT', '/v1/audiences/bench', { webhooks: [{ url: sinks.webhookUrl(0), secret: BENCH_WEBHOOK_SECRET }] });
+  const ids: string[] = [];
+  for (let i = 0; i < INCIDENTS; i++) {
+    const opened = (await herald.call('POST', '/v1/incidents', {
+      title: `Bench incident ${i + 1}`,
+      severity: 'minor',
+      message: 'We are investigating elevated error rates on the API.',
+      audiences: ['bench'],
+    })) as { incident: { id: string }; deliveries: { planned: number } };
+    if (opened.deliveries.planned !== 1) throw new Error(`an incident plans ${opened.deliveries.planned} deliveries, expected 1 (the bench webhook)`);
+    ids.push(opened.incident.id);
+  }
+  return ids;
+}
+
+/**
+ * Saturation with the API and the workers as two processes (`--role api`,
+ * `--role workers`): what the API layer takes when the fan-out runs beside
+ * it rather than in it. Same machine, so they still share its cores.
+ */
+async function measureSplit(redis: OwnRedis, sinks: Sinks): Promise<Load> {
+  const herald = await startHerald({ redisUrl: redis.url, sinks, roles: ['api', 'workers'], env: { HERALD_PREFIX: 'bench-split' } });
+  try {
+    const target = heraldTarget(herald, await openIncidents(herald, sinks));
+    progress(`Herald, API and workers apart: warm-up ${WARMUP_SECONDS} s`);
+    await load(target, { seconds: WARMUP_SECONDS, connections: FIXED_CONNECTIONS, rate: RATE });
+    progress(`Herald, API and workers apart: saturation ${SATURATION_SECONDS} s × ${SATURATION_CONNECTIONS} connections`);
+    return await load(target, { seconds: SATURATION_SECONDS, connections: SATURATION_CONNECTIONS });
+  } finally {
+    await herald.stop();
+  }
+}
+
 async function measureHerald(redis: OwnRedis, sinks: Sinks): Promise<{ fixed: Load; saturation: Load; delivered: string }> {
   const herald = await startHerald({ redisUrl: redis.url, sinks });
   try {
-    await herald.call('PUT', '/v1/audiences/bench', { webhooks: [{ url: sinks.webhookUrl(0), secret: BENCH_WEBHOOK_SECRET }] });
-    const ids: string[] = [];
-    for (let i = 0; i < INCIDENTS; i++) {
-      const opened = (await herald.call('POST', '/v1/incidents', {
-        title: `Bench incident ${i + 1}`,
-        severity: 'minor',
-        message: 'We are investigating elevated error rates on the API.',
-        audiences: ['bench'],
-      })) as { incident: { id: string }; deliveries: { planned: number } };
-      if (opened.deliveries.planned !== 1) throw new Error(`an incident plans ${opened.deliveries.planned} deliveries, expected 1 (the bench webhook)`);
-      ids.push(opened.incident.id);
-    }
+    const ids = await openIncidents(herald, sinks);
     const target = heraldTarget(herald, ids);
 
     // Warm up at the measured rate: unlimited, the warm-up would leave the workers a backlog of fan-out.
@@ -245,6 +269,8 @@ export async function runApi(): Promise<Row[]> {
     // The baseline first and alone: Herald's workers may still be draining a backlog after its saturation run.
     const baseline = await measureBaseline(redis);
     const herald = await measureHerald(redis, sinks);
+    const split = await measureSplit(redis, sinks);
+    const splitShare = split.okPerSecond / baseline.saturation.okPerSecond;
 
     const share = herald.saturation.okPerSecond / baseline.saturation.okPerSecond;
     const rateNote = `${RATE} req/s × ${FIXED_SECONDS} s over ${FIXED_CONNECTIONS} connections, ${INCIDENTS} incidents`;
@@ -305,6 +331,16 @@ export async function runApi(): Promise<Row[]> {
         target: `≥ ${Math.round(SHARE_TARGET * 100)}% of baseline`,
         met: share >= SHARE_TARGET,
         note: `${SATURATION_CONNECTIONS} connections × ${SATURATION_SECONDS} s: p99 ${ms(herald.saturation.p99)} ms${herald.saturation.errors > 0 ? `, ${herald.saturation.errors} errors (${herald.saturation.errorDetail})` : ''}`,
+      },
+      {
+        section: SECTION,
+        measure: 'saturation: Herald, API and workers as two processes',
+        value: perSecond(split.okPerSecond),
+        unit: 'req/s',
+        compared: `×${splitShare.toFixed(2)} of ${BASELINE_NAME}`,
+        target: `≥ ${Math.round(SHARE_TARGET * 100)}% of baseline`,
+        met: splitShare >= SHARE_TARGET,
+        note: `${SATURATION_CONNECTIONS} connections × ${SATURATION_SECONDS} s: p99 ${ms(split.p99)} ms${split.errors > 0 ? `, ${split.errors} errors (${split.errorDetail})` : ''}`,
       },
     ];
   } finally {
