@@ -36,11 +36,9 @@ export async function planTargets(
   names: readonly string[],
   enabledChannels: ReadonlySet<ChannelName>,
 ): Promise<DeliveryTarget[]> {
-  const { audiences: byName } = await audiences.snapshot();
-  return resolveTargets(
-    names.flatMap((name) => byName.get(name) ?? []),
-    enabledChannels,
-  );
+  // Read fresh rather than from AudienceStore.snapshot(): once per fan-out, not worth
+  // keeping every audience in a worker's memory (60 MB for 160,000 webhooks).
+  return resolveTargets(await audiences.getMany(names), enabledChannels);
 }
 
 /** The previous update of the incident has not been fanned out yet; try again shortly. */
