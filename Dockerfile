@@ -17,6 +17,4 @@ COPY package.json ./
 COPY templates ./templates
 USER node
 EXPOSE 8080
-# V8 grows its heap by up to 4x the live data; 2x keeps a worker fanning out to
-# 100,000 targets under 300 MB at the same speed (see README, Performance).
-CMD ["node", "--heap-growing-percent=100", "dist/src/main.js"]
+CMD ["node", "dist/src/main.js"]

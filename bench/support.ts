@@ -293,8 +293,6 @@ export interface Row {
 
 export const BENCH_TOKEN = 'bench-write-token-123';
 
-/** The Node options `npm start` (and the Dockerfile) run Herald with. */
-export const HERALD_NODE_ARGS = ['--heap-growing-percent=100'];
 
 export interface HeraldProcess {
   role: 'all' | 'api' | 'workers';
@@ -347,7 +345,7 @@ export async function startHerald(options: {
   };
   const profile = options.cpuProfileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`];
   const processes: HeraldProcess[] = (options.roles ?? ['all']).map((role) => {
-    const nodeArgs = options.nodeArgs ?? process.env.BENCH_NODE_ARGS?.split(' ').filter((a) => a !== '') ?? HERALD_NODE_ARGS;
+    const nodeArgs = options.nodeArgs ?? process.env.BENCH_NODE_ARGS?.split(' ').filter((a) => a !== '') ?? [];
     const child = spawn(process.execPath, [...nodeArgs, ...profile, 'dist/src/main.js', '--role', role], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'inherit'] });
     return { role, child, peakRssMb: () => peakRssMb(child.pid) };
   });

@@ -9,12 +9,31 @@
  * Redis; exits 0 after a clean shutdown on SIGTERM or SIGINT.
  */
 import { parseArgs } from 'node:util';
+import { setFlagsFromString } from 'node:v8';
 import { destination } from 'pino';
 import { ConfigError, loadConfig } from './config.js';
 import { startHerald, type Role, type RunningHerald } from './herald.js';
 import { createLogger } from './logger.js';
 import { RedisUnavailableError } from './redis/private-server.js';
 import { TemplateError } from './render/templates.js';
+
+/**
+ * How far V8 may grow the old generation beyond the live data before the
+ * next full collection, in percent. Left to itself it goes up to 300% with a
+ * fast-allocating worker: one fanning out to 100,000 targets peaked at about
+ * 370 MB of RSS with under 160 MB live. At 100% it peaks at about 250 MB
+ * and delivers as fast (README, Performance). The heap reads the setting at
+ * every collection, so setting it at startup takes effect; an operator's own
+ * `--heap-growing-percent` on the command line wins. Not a command-line flag
+ * of the start scripts: Node refuses to start on a V8 flag it does not know,
+ * and a later V8 may drop this one.
+ */
+const HEAP_GROWING_PERCENT = 100;
+
+function tuneHeap(): void {
+  if (process.execArgv.some((arg) => /^--heap[-_]growing[-_]percent/.test(arg))) return;
+  setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
+}
 
 /** Beyond the delivery grace period, how long closing everything may take. */
 const SHUTDOWN_SLACK_MS = 5_000;
@@ -38,6 +57,7 @@ function roles(role: string | undefined): Set<Role> {
 }
 
 async function main(): Promise<void> {
+  tuneHeap();
   let values: { role?: string | undefined };
   try {
     ({ values } = parseArgs({ options: { role: { type: 'string' } } }));
