@@ -16,6 +16,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Waiters } from './waiters.js';
 
 export interface SlackFakeOptions {
   /**
@@ -160,11 +161,6 @@ interface Rule {
   action: Action;
 }
 
-interface Waiter {
-  check: () => boolean;
-  resolve: () => void;
-}
-
 /** Starts a Slack Web API fake on 127.0.0.1 and a free port. */
 export async function startSlackFake(options: SlackFakeOptions = {}): Promise<SlackFake> {
   const token = options.token ?? DEFAULT_TOKEN;
@@ -173,18 +169,11 @@ export async function startSlackFake(options: SlackFakeOptions = {}): Promise<Sl
   const calls: SlackCall[] = [];
   const stored = new Map<string, SlackStoredMessage>();
   let rules: Rule[] = [];
-  const waiters = new Set<Waiter>();
+  const waiters = new Waiters();
   let lastTsMicros = 0;
 
   const storeKey = (channel: string, ts: string): string => `${channel}/${ts}`;
-  const notify = (): void => {
-    for (const w of [...waiters]) {
-      if (w.check()) {
-        waiters.delete(w);
-        w.resolve();
-      }
-    }
-  };
+  const notify = (): void => waiters.notify();
   /** Strictly increasing `seconds.micros`, close to the wall clock, like Slack's. */
   const nextTs = (): string => {
     lastTsMicros = Math.max(Date.now() * 1000, lastTsMicros + 1);
@@ -406,29 +395,14 @@ export async function startSlackFake(options: SlackFakeOptions = {}): Promise<Sl
       return fake.posts(channel).filter((p) => p.threadTs === rootTs);
     },
     waitFor(condition, timeoutMs = 5000) {
-      const check =
-        typeof condition === 'number' ? () => fake.posts().length >= condition : () => condition(fake);
-      if (check()) return Promise.resolve();
-      return new Promise<void>((resolve, reject) => {
-        const waiter: Waiter = {
-          check,
-          resolve: () => {
-            clearTimeout(timer);
-            resolve();
-          },
-        };
-        const timer = setTimeout(() => {
-          waiters.delete(waiter);
-          const seen = calls.map((c) => `${c.method} → ${c.response === undefined ? 'no answer' : describeBody(c.response)}`);
-          reject(
-            new Error(
-              `Slack fake: condition not met within ${timeoutMs} ms` +
-                (typeof condition === 'number' ? ` (wanted ${condition} posts, have ${fake.posts().length})` : '') +
-                `; calls so far: ${seen.length === 0 ? 'none' : seen.join(', ')}`,
-            ),
-          );
-        }, timeoutMs);
-        waiters.add(waiter);
+      const check = typeof condition === 'number' ? () => fake.posts().length >= condition : () => condition(fake);
+      return waiters.until(check, timeoutMs, () => {
+        const seen = calls.map((c) => `${c.method} → ${c.response === undefined ? 'no answer' : describeBody(c.response)}`);
+        return new Error(
+          `Slack fake: condition not met within ${timeoutMs} ms` +
+            (typeof condition === 'number' ? ` (wanted ${condition} posts, have ${fake.posts().length})` : '') +
+            `; calls so far: ${seen.length === 0 ? 'none' : seen.join(', ')}`,
+        );
       });
     },
     respond(method, handler, times = Infinity) {
@@ -468,7 +442,7 @@ export async function startSlackFake(options: SlackFakeOptions = {}): Promise<Sl
       rules = [];
     },
     async close() {
-      for (const w of waiters) waiters.delete(w);
+      waiters.clear();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();

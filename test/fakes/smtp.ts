@@ -15,6 +15,7 @@
 import type { AddressInfo, Socket } from 'node:net';
 import PostalMime from 'postal-mime';
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
+import { Waiters } from './waiters.js';
 
 /** One message as the sink received it. */
 export interface ReceivedEmail {
@@ -95,13 +96,6 @@ interface ScriptedFailure {
   stage: SmtpStage;
 }
 
-interface Waiter {
-  accepts: (message: ReceivedEmail) => boolean;
-  count: number;
-  matched: ReceivedEmail[];
-  resolve: (messages: ReceivedEmail[]) => void;
-}
-
 /** Enhanced status texts so failures read like a real server's. */
 function replyText(code: number): string {
   if (code === 421) return '4.3.2 Service shutting down (herald test sink)';
@@ -123,7 +117,7 @@ export async function startSmtpSink(opts: { user?: string; pass?: string } = {})
   const messages: ReceivedEmail[] = [];
   const rejections: Rejection[] = [];
   const failures: ScriptedFailure[] = [];
-  const waiters = new Set<Waiter>();
+  const waiters = new Waiters();
   const sockets = new Set<Socket>();
   let hanging = false;
 
@@ -138,11 +132,7 @@ export async function startSmtpSink(opts: { user?: string; pass?: string } = {})
 
   const record = (message: ReceivedEmail): void => {
     messages.push(message);
-    for (const waiter of waiters) {
-      if (!waiter.accepts(message)) continue;
-      waiter.matched.push(message);
-      if (waiter.matched.length >= waiter.count) waiter.resolve(waiter.matched);
-    }
+    waiters.notify();
   };
 
   const server = new SMTPServer({
@@ -232,37 +222,25 @@ export async function startSmtpSink(opts: { user?: string; pass?: string } = {})
       const wanted = address.toLowerCase();
       return messages.filter((m) => m.envelopeTo.some((to) => to.toLowerCase() === wanted));
     },
-    waitFor(query, timeoutMs = 5000) {
+    async waitFor(query, timeoutMs = 5000) {
       const { accepts, count, describe } = compileQuery(query);
-      const matched = messages.filter(accepts);
-      if (matched.length >= count) return Promise.resolve(matched);
-      return new Promise<ReceivedEmail[]>((resolve, reject) => {
-        const waiter: Waiter = {
-          accepts,
-          count,
-          matched,
-          resolve: (found) => {
-            clearTimeout(timer);
-            waiters.delete(waiter);
-            resolve(found);
-          },
-        };
-        const timer = setTimeout(() => {
-          waiters.delete(waiter);
+      const matching = () => messages.filter(accepts);
+      await waiters.until(
+        () => matching().length >= count,
+        timeoutMs,
+        () => {
           const seen = messages
             .slice(-5)
             .map((m) => `  to ${m.envelopeTo.join(', ')}: ${JSON.stringify(m.subject)}`)
             .join('\n');
-          reject(
-            new Error(
-              `SMTP sink: timed out after ${timeoutMs} ms waiting for ${describe}; ` +
-                `${waiter.matched.length} matched, ${messages.length} received in all` +
-                (seen === '' ? '' : `; the last ones:\n${seen}`),
-            ),
+          return new Error(
+            `SMTP sink: timed out after ${timeoutMs} ms waiting for ${describe}; ` +
+              `${matching().length} matched, ${messages.length} received in all` +
+              (seen === '' ? '' : `; the last ones:\n${seen}`),
           );
-        }, timeoutMs);
-        waiters.add(waiter);
-      });
+        },
+      );
+      return matching();
     },
     rejectRecipient(address, code = 550) {
       rejections.push({ match: address, code });

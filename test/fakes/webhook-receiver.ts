@@ -19,6 +19,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Webhook } from 'standardwebhooks';
+import { Waiters } from './waiters.js';
 
 /** One request as the receiver saw it. */
 export interface ReceivedWebhook {
@@ -107,13 +108,6 @@ export function newWebhookSecret(): string {
   return `whsec_${randomBytes(24).toString('base64')}`;
 }
 
-interface Waiter {
-  accepts: (request: ReceivedWebhook) => boolean;
-  count: number;
-  matched: ReceivedWebhook[];
-  resolve: (requests: ReceivedWebhook[]) => void;
-}
-
 type Script = { kind: 'steps'; steps: readonly WebhookStep[]; next: number } | { kind: 'handler'; handler: WebhookHandler };
 
 /** Starts a receiver on 127.0.0.1, on a free port; it answers 200 `{"ok":true}` unless scripted. */
@@ -121,15 +115,11 @@ export async function startWebhookReceiver(): Promise<WebhookReceiver> {
   const requests: ReceivedWebhook[] = [];
   const secrets = new Map<string, Webhook>();
   const scripts = new Map<string, Script>();
-  const waiters = new Set<Waiter>();
+  const waiters = new Waiters();
 
   const record = (request: ReceivedWebhook): void => {
     requests.push(request);
-    for (const waiter of waiters) {
-      if (!waiter.accepts(request)) continue;
-      waiter.matched.push(request);
-      if (waiter.matched.length >= waiter.count) waiter.resolve(waiter.matched);
-    }
+    waiters.notify();
   };
 
   const nextStep = async (request: ReceivedWebhook): Promise<WebhookStep> => {
@@ -252,37 +242,25 @@ export async function startWebhookReceiver(): Promise<WebhookReceiver> {
       const wanted = new URL(url(path)).pathname;
       return requests.filter((r) => r.path === wanted);
     },
-    waitFor(query, timeoutMs = 5000) {
+    async waitFor(query, timeoutMs = 5000) {
       const { accepts, count, describe } = compileQuery(query, (p) => new URL(url(p)).pathname);
-      const matched = requests.filter(accepts);
-      if (matched.length >= count) return Promise.resolve(matched);
-      return new Promise<ReceivedWebhook[]>((resolve, reject) => {
-        const waiter: Waiter = {
-          accepts,
-          count,
-          matched,
-          resolve: (found) => {
-            clearTimeout(timer);
-            waiters.delete(waiter);
-            resolve(found);
-          },
-        };
-        const timer = setTimeout(() => {
-          waiters.delete(waiter);
+      const matching = () => requests.filter(accepts);
+      await waiters.until(
+        () => matching().length >= count,
+        timeoutMs,
+        () => {
           const seen = requests
             .slice(-5)
             .map((r) => `  ${r.method} ${r.path} id=${r.webhookId} -> ${r.answer}`)
             .join('\n');
-          reject(
-            new Error(
-              `webhook receiver: timed out after ${timeoutMs} ms waiting for ${describe}; ` +
-                `${waiter.matched.length} matched, ${requests.length} received in all` +
-                (seen === '' ? '' : `; the last ones:\n${seen}`),
-            ),
+          return new Error(
+            `webhook receiver: timed out after ${timeoutMs} ms waiting for ${describe}; ` +
+              `${matching().length} matched, ${requests.length} received in all` +
+              (seen === '' ? '' : `; the last ones:\n${seen}`),
           );
-        }, timeoutMs);
-        waiters.add(waiter);
-      });
+        },
+      );
+      return matching();
     },
     respond(path, script) {
       if (typeof script === 'function') setScript(path, { kind: 'handler', handler: script });

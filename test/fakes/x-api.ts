@@ -21,6 +21,7 @@ import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import twitterText from 'twitter-text';
 import { verifyOAuth1Request, type OAuth1Credentials } from './oauth1.js';
+import { Waiters } from './waiters.js';
 
 const TLS_DIR = new URL('../fixtures/tls/', import.meta.url);
 
@@ -119,11 +120,6 @@ interface Rule {
   action: Action;
 }
 
-interface Waiter {
-  check: () => boolean;
-  resolve: () => void;
-}
-
 /** Starts an X API fake on https://127.0.0.1 and a free port, accepting only the given credentials. */
 export async function startXFake(options: XFakeOptions): Promise<XFake> {
   const credentials: OAuth1Credentials = {
@@ -138,18 +134,11 @@ export async function startXFake(options: XFakeOptions): Promise<XFake> {
   /** Every post ever made, by id: survives `reset()` so that later replies still find their parent. */
   const allPosts = new Map<string, XPost>();
   const seenNonces = new Set<string>();
-  const waiters = new Set<Waiter>();
+  const waiters = new Waiters();
   let rules: Rule[] = [];
   let lastId = 1_790_000_000_000_000_000n;
 
-  const notify = (): void => {
-    for (const w of [...waiters]) {
-      if (w.check()) {
-        waiters.delete(w);
-        w.resolve();
-      }
-    }
-  };
+  const notify = (): void => waiters.notify();
 
   const rateLimitHeaders = (): Record<string, string> => {
     const now = Math.floor(Date.now() / 1000);
@@ -309,29 +298,15 @@ export async function startXFake(options: XFakeOptions): Promise<XFake> {
     },
     waitFor(condition, timeoutMs = 5000) {
       const check = typeof condition === 'number' ? () => posts.length >= condition : () => condition(fake);
-      if (check()) return Promise.resolve();
-      return new Promise<void>((resolve, reject) => {
-        const waiter: Waiter = {
-          check,
-          resolve: () => {
-            clearTimeout(timer);
-            resolve();
-          },
-        };
-        const timer = setTimeout(() => {
-          waiters.delete(waiter);
-          const seen = requests.map(
-            (r) => `${r.method} ${r.path} → ${r.response === undefined ? 'no answer' : r.response.status}${r.authProblem === undefined ? '' : ` (${r.authProblem})`}`,
-          );
-          reject(
-            new Error(
-              `X fake: condition not met within ${timeoutMs} ms` +
-                (typeof condition === 'number' ? ` (wanted ${condition} posts, have ${posts.length})` : '') +
-                `; requests so far: ${seen.length === 0 ? 'none' : seen.join(', ')}`,
-            ),
-          );
-        }, timeoutMs);
-        waiters.add(waiter);
+      return waiters.until(check, timeoutMs, () => {
+        const seen = requests.map(
+          (r) => `${r.method} ${r.path} → ${r.response === undefined ? 'no answer' : r.response.status}${r.authProblem === undefined ? '' : ` (${r.authProblem})`}`,
+        );
+        return new Error(
+          `X fake: condition not met within ${timeoutMs} ms` +
+            (typeof condition === 'number' ? ` (wanted ${condition} posts, have ${posts.length})` : '') +
+            `; requests so far: ${seen.length === 0 ? 'none' : seen.join(', ')}`,
+        );
       });
     },
     rateLimit(resetInSeconds, times = Infinity) {
@@ -366,7 +341,7 @@ export async function startXFake(options: XFakeOptions): Promise<XFake> {
       rules = [];
     },
     async close() {
-      for (const w of waiters) waiters.delete(w);
+      waiters.clear();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
