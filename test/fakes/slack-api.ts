@@ -16,6 +16,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { readBody, writeJson } from './http-body.js';
 import { Waiters } from './waiters.js';
 
 export interface SlackFakeOptions {
@@ -142,8 +143,6 @@ export interface SlackFake {
 const DEFAULT_TOKEN = 'xoxb-herald-test-token';
 /** Slack truncates and refuses text beyond 40,000 characters (`msg_too_long`). */
 const MAX_TEXT_LENGTH = 40_000;
-/** Enough for any message; a bigger body is a bug in the caller. */
-const MAX_BODY_BYTES = 1024 * 1024;
 const TEAM = { id: 'T0HERALD', name: 'Herald Test', domain: 'herald-test' } as const;
 const BOT = { userId: 'U0HERALDBOT', botId: 'B0HERALDBOT', appId: 'A0HERALD' } as const;
 /** Channel ids are `C…`, `G…` or `D…`; `chat.update` accepts nothing else (no names, no user ids). */
@@ -467,26 +466,8 @@ function slackError(error: string, extra: Record<string, unknown> = {}): SlackRe
 }
 
 function send(res: http.ServerResponse, reply: SlackReply): void {
-  const isText = typeof reply.body === 'string';
-  const payload = isText ? (reply.body as string) : JSON.stringify(reply.body);
-  res.writeHead(reply.status ?? 200, {
-    'content-type': 'application/json; charset=utf-8',
-    ...reply.headers,
-    'content-length': Buffer.byteLength(payload),
-  });
-  res.end(payload);
-}
-
-async function readBody(req: http.IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    const buffer = chunk as Buffer;
-    size += buffer.length;
-    if (size > MAX_BODY_BYTES) throw new Error('body too large');
-    chunks.push(buffer);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+  const payload = typeof reply.body === 'string' ? reply.body : JSON.stringify(reply.body);
+  writeJson(res, reply.status ?? 200, 'application/json; charset=utf-8', reply.headers, payload);
 }
 
 /** Slack takes query parameters, a form-encoded body, or a JSON body; undefined when the JSON is broken. */

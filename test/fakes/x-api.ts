@@ -21,6 +21,7 @@ import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import twitterText from 'twitter-text';
 import { verifyOAuth1Request, type OAuth1Credentials } from './oauth1.js';
+import { readBody, writeJson } from './http-body.js';
 import { Waiters } from './waiters.js';
 
 const TLS_DIR = new URL('../fixtures/tls/', import.meta.url);
@@ -99,7 +100,6 @@ const MAX_WEIGHTED_LENGTH = 280;
 /** The documented user limit of POST /2/tweets per 15-minute window (reported, not enforced). */
 const POSTS_PER_WINDOW = 100;
 const WINDOW_SECONDS = 15 * 60;
-const MAX_BODY_BYTES = 1024 * 1024;
 /** Top-level fields POST /2/tweets knows; X refuses any other with 400. */
 const TWEET_FIELDS: ReadonlySet<string> = new Set([
   'text', 'reply', 'quote_tweet_id', 'poll', 'media', 'reply_settings', 'for_super_followers_only',
@@ -416,25 +416,8 @@ function httpTitle(status: number): string {
 }
 
 function send(res: http.ServerResponse, reply: Reply): void {
-  const payload = JSON.stringify(reply.body);
-  res.writeHead(reply.status, {
-    'content-type': reply.status >= 400 ? 'application/problem+json' : 'application/json; charset=utf-8',
-    ...reply.headers,
-    'content-length': Buffer.byteLength(payload),
-  });
-  res.end(payload);
-}
-
-async function readBody(req: http.IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    const buffer = chunk as Buffer;
-    size += buffer.length;
-    if (size > MAX_BODY_BYTES) throw new Error('body too large');
-    chunks.push(buffer);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+  const contentType = reply.status >= 400 ? 'application/problem+json' : 'application/json; charset=utf-8';
+  writeJson(res, reply.status, contentType, reply.headers, JSON.stringify(reply.body));
 }
 
 function parseJson(raw: string): unknown {
