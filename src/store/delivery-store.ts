@@ -5,8 +5,8 @@
  * A lane is the queue of one target (one Slack channel, one address, one
  * webhook URL) within one incident and channel. Only its head is sent; when
  * the head reaches a final state it is popped and its successor is released.
- * Both steps are Lua scripts, and both are safe to run twice: a job re-run
- * after a crash finds the same answer.
+ * Each step (enqueue, claim, record) is one Lua script, safe to run twice: a
+ * job re-run after a crash finds the same answer.
  */
 import type { Redis } from 'ioredis';
 import type { ChannelName } from '../channels/channel.js';
@@ -39,13 +39,43 @@ export interface ThreadState {
 }
 
 /**
+ * Lua shared by the scripts below. `isHead`: whether a delivery's token heads
+ * its lane. `popLane`: pops a final delivery off its lane and collects the
+ * successor it releases; run again for the same delivery, it returns the
+ * same successor (recorded when it was popped). `releaseLease`: deletes a
+ * lease only if `owner` still holds it.
+ */
+const LANE_FUNCTIONS = `
+local function isHead(lane, token)
+  return lane and (lane == token or string.sub(lane, 1, #token + 1) == token .. ' ')
+end
+local function popLane(lanes, successors, target, token, released)
+  local id = string.match(token, '/(.*)$')
+  local lane = redis.call('HGET', lanes, target)
+  if isHead(lane, token) then
+    local rest = string.sub(lane, #token + 2)
+    if rest == '' then redis.call('HDEL', lanes, target) else redis.call('HSET', lanes, target, rest) end
+    local nextToken = string.match(rest, '^(%S+)') or ''
+    redis.call('HSET', successors, id, nextToken)
+    if nextToken ~= '' then released[#released + 1] = nextToken end
+  else
+    local nextToken = redis.call('HGET', successors, id)
+    if nextToken and nextToken ~= '' then released[#released + 1] = nextToken end
+  end
+end
+local function releaseLease(key, owner)
+  if redis.call('GET', key) == owner then redis.call('DEL', key) end
+end
+`;
+
+/**
  * KEYS: deliveries hash (of the update), lanes hash (incident, channel)
  * ARGV: updateId, then (deliveryId, targetKey, recordJson) triples
  * Returns the ids that are at the head of their lane and so may be sent now.
  */
 const ENQUEUE = new LuaScript(
   'enqueue-deliveries',
-  `
+  `${LANE_FUNCTIONS}
 local deliveries, lanes = KEYS[1], KEYS[2]
 local updateId = ARGV[1]
 local ready = {}
@@ -60,35 +90,13 @@ for i = 2, #ARGV, 3 do
     else
       redis.call('HSET', lanes, target, lane .. ' ' .. token)
     end
-  elseif lane and (lane == token or string.sub(lane, 1, #token + 1) == token .. ' ') then
+  elseif isHead(lane, token) then
     ready[#ready + 1] = id
   end
 end
 return ready
 `,
 );
-
-/**
- * Pops a final delivery off its lane (Lua, shared by the scripts below).
- * Run again for the same delivery, it returns the same successor (recorded
- * when it was popped).
- */
-const POP_LANE = `
-local function popLane(lanes, successors, target, token, released)
-  local id = string.match(token, '/(.*)$')
-  local lane = redis.call('HGET', lanes, target)
-  if lane and (lane == token or string.sub(lane, 1, #token + 1) == token .. ' ') then
-    local rest = string.sub(lane, #token + 2)
-    if rest == '' then redis.call('HDEL', lanes, target) else redis.call('HSET', lanes, target, rest) end
-    local nextToken = string.match(rest, '^(%S+)') or ''
-    redis.call('HSET', successors, id, nextToken)
-    if nextToken ~= '' then released[#released + 1] = nextToken end
-  else
-    local nextToken = redis.call('HGET', successors, id)
-    if nextToken and nextToken ~= '' then released[#released + 1] = nextToken end
-  end
-end
-`;
 
 /** What {@link DeliveryStore.claim} found for each delivery of a job. */
 export const CLAIM_STATUS = {
@@ -113,7 +121,7 @@ type ClaimStatus = (typeof CLAIM_STATUS)[keyof typeof CLAIM_STATUS];
  */
 const CLAIM = new LuaScript(
   'claim-deliveries',
-  `
+  `${LANE_FUNCTIONS}
 local deliveries, lanes = KEYS[1], KEYS[2]
 local owner, ttl, updateId = ARGV[1], ARGV[2], ARGV[3]
 local out = {}
@@ -127,8 +135,7 @@ for i = 4, #ARGV do
       status = 1
     else
       local token = updateId .. '/' .. id
-      local lane = redis.call('HGET', lanes, record.target.key)
-      if not (lane and (lane == token or string.sub(lane, 1, #token + 1) == token .. ' ')) then
+      if not isHead(redis.call('HGET', lanes, record.target.key), token) then
         status = 2
       else
         local lease = KEYS[i - 1]
@@ -163,7 +170,7 @@ return out
  */
 const RECORD = new LuaScript(
   'record-deliveries',
-  `${POP_LANE}
+  `${LANE_FUNCTIONS}
 local threads, deliveries, counts, lanes, successors = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local owner = ARGV[1]
 local i = 2
@@ -177,8 +184,7 @@ for j = 1, m do
   local at = i + 3 * (j - 1)
   redis.call('HSET', deliveries, ARGV[at + 1], ARGV[at + 2])
   if ARGV[at + 3] ~= '' then redis.call('HINCRBY', counts, ARGV[at + 3], 1) end
-  local lease = KEYS[5 + j]
-  if redis.call('GET', lease) == owner then redis.call('DEL', lease) end
+  releaseLease(KEYS[5 + j], owner)
 end
 i = i + 3 * m + 1
 local released = {}
@@ -192,9 +198,8 @@ return released
 /** KEYS: lease keys. ARGV: owner. Deletes only the leases that owner holds. */
 const RELEASE = new LuaScript(
   'release-leases',
-  `for _, key in ipairs(KEYS) do
-  if redis.call('GET', key) == ARGV[1] then redis.call('DEL', key) end
-end
+  `${LANE_FUNCTIONS}
+for _, key in ipairs(KEYS) do releaseLease(key, ARGV[1]) end
 return 1`,
 );
 
@@ -218,6 +223,11 @@ export interface Recording {
   previous: ReadonlyMap<string, DeliveryRecord['state']>;
   /** Deliveries in a final state, popped off their lanes. */
   final: readonly DeliveryRecord[];
+}
+
+/** A target's field in the incident's threads hash. */
+function threadField(channel: ChannelName, targetKey: string): string {
+  return `${channel}|${targetKey}`;
 }
 
 /** How long one job may hold a delivery before another may take it over. */
@@ -280,7 +290,7 @@ export class DeliveryStore {
   async record(r: Recording): Promise<LaneToken[]> {
     if (r.threads.size === 0 && r.saved.length === 0 && r.final.length === 0) return [];
     const args: Array<string | number> = [r.owner, r.threads.size];
-    for (const [key, state] of r.threads) args.push(`${r.channel}|${key}`, JSON.stringify(state));
+    for (const [key, state] of r.threads) args.push(threadField(r.channel, key), JSON.stringify(state));
     args.push(r.saved.length);
     for (const record of r.saved) {
       const before = r.previous.get(record.id);
@@ -308,7 +318,7 @@ export class DeliveryStore {
   async threads(incidentId: string, channel: ChannelName, targetKeys: readonly string[]): Promise<Map<string, ThreadState>> {
     const map = new Map<string, ThreadState>();
     if (targetKeys.length === 0) return map;
-    const values = await this.redis.hmget(this.keys.threads(incidentId), ...targetKeys.map((k) => `${channel}|${k}`));
+    const values = await this.redis.hmget(this.keys.threads(incidentId), ...targetKeys.map((k) => threadField(channel, k)));
     targetKeys.forEach((k, i) => {
       const v = values[i];
       if (v != null) map.set(k, JSON.parse(v) as ThreadState);
