@@ -41,6 +41,7 @@ let boundaries = 0;
 
 /** Header values Herald writes as given: no line breaks, printable ASCII only. */
 const SAFE_HEADER_VALUE = /^[\x20-\x7e]*$/;
+const LINE_BREAK = /\r?\n|\r/g;
 /** A plain address without display name, as audiences hold them. */
 const PLAIN_ADDRESS = /^[\x21-\x7e]+@[\x21-\x7e]+$/;
 
@@ -120,8 +121,8 @@ function singleLine(name: string, value: string): string {
 
 /** A Subject: as is when it is plain ASCII, else RFC 2047 encoded words (Q for mostly Latin text, B otherwise). */
 function encodeUnstructured(value: string): string {
-  const oneLine = value.replace(/\r?\n|\r/g, ' ');
-  if (/^[\x20-\x7e]*$/.test(oneLine)) return oneLine;
+  const oneLine = value.replace(LINE_BREAK, ' ');
+  if (SAFE_HEADER_VALUE.test(oneLine)) return oneLine;
   const nonLatin = oneLine.replace(/[\x20-\x7e]/g, '').length;
   return mimeFuncs.encodeWords(oneLine, nonLatin < oneLine.length / 3 ? 'Q' : 'B', 52);
 }
@@ -133,5 +134,5 @@ function base64Lines(body: string): string {
 
 /** A body as quoted-printable with CRLF line breaks and soft breaks at 76 characters. */
 function quotedPrintable(body: string): string {
-  return qp.wrap(qp.encode(body.replace(/\r?\n|\r/g, '\r\n')), 76);
+  return qp.wrap(qp.encode(body.replace(LINE_BREAK, '\r\n')), 76);
 }

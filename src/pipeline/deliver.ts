@@ -433,14 +433,14 @@ export class Deliverer {
   private renderEmail(prepared: Prepared, token: string, link: string): EmailRendered {
     const { renderer, publicUrl } = this.deps;
     const { update, context } = prepared;
+    const render = (unsubscribe: string) => renderer.render('email', update.kind, { ...context, unsubscribeUrl: unsubscribe });
     const shared = cached(prepared, 'email', () => {
-      const render = (placeholder: string) => renderer.render('email', update.kind, { ...context, unsubscribeUrl: unsubscribeUrl(publicUrl, placeholder) });
-      const [a, b] = [render(TOKEN_PLACEHOLDERS[0]), render(TOKEN_PLACEHOLDERS[1])];
+      const [a, b] = TOKEN_PLACEHOLDERS.map((placeholder) => render(unsubscribeUrl(publicUrl, placeholder))) as [EmailRendered, EmailRendered];
       const swapped = (text: string) => text.split(TOKEN_PLACEHOLDERS[0]).join(TOKEN_PLACEHOLDERS[1]);
       const verbatim = swapped(a.subject) === b.subject && swapped(a.text) === b.text && swapped(a.html) === b.html;
       return verbatim ? a : null;
     });
-    if (shared === null || !TOKEN_CHARACTERS.test(token)) return renderer.render('email', update.kind, { ...context, unsubscribeUrl: link });
+    if (shared === null || !TOKEN_CHARACTERS.test(token)) return render(link);
     const fill = (text: string) => text.split(TOKEN_PLACEHOLDERS[0]).join(token);
     return { subject: fill(shared.subject), text: fill(shared.text), html: fill(shared.html) };
   }
