@@ -105,7 +105,7 @@ export class CadenceKeeper {
   private async holdingStatement(entry: DueEntry): Promise<void> {
     const { incidentId, dueAt } = entry;
     try {
-      const update = await this.deps.incidents.postUpdate(
+      const { update } = await this.deps.incidents.postUpdate(
         incidentId,
         // The script replaces the message with the commander's last words.
         { message: '', kind: 'holding', author: HERALD_AUTHOR },

@@ -291,15 +291,11 @@ export class IncidentStore {
   }
 
   /**
-   * Appends an update. With `expectedDueAt`, only if the incident's
-   * `nextUpdateDueAt` is still that instant (else {@link StaleScheduleError}).
+   * Appends an update; answers it with the audiences the incident broadcasts
+   * to. With `expectedDueAt`, only if the incident's `nextUpdateDueAt` is
+   * still that instant (else {@link StaleScheduleError}).
    */
-  async postUpdate(incidentId: string, input: NewUpdate, now = new Date(), expectedDueAt?: Date): Promise<IncidentUpdate> {
-    return (await this.postUpdateFor(incidentId, input, now, expectedDueAt)).update;
-  }
-
-  /** {@link postUpdate}, also answering which audiences the incident broadcasts to (no second read). */
-  async postUpdateFor(
+  async postUpdate(
     incidentId: string,
     input: NewUpdate,
     now = new Date(),

@@ -48,7 +48,7 @@ export const incidentRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = asyn
 
   /** Posts a commander's update and queues its broadcast: the shape both routes answer with. */
   async function postUpdate(id: string, input: NewUpdate, log: FastifyBaseLogger) {
-    const { update, audiences } = await incidents.postUpdateFor(id, input);
+    const { update, audiences } = await incidents.postUpdate(id, input);
     await queueBroadcast(deps, update, log);
     return { update, deliveries: await plannedDeliveries(deps, audiences) };
   }
