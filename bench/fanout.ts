@@ -21,6 +21,7 @@ import {
   BENCH_WEBHOOK_SECRET,
   median,
   now,
+  openIncident,
   perSecond,
   progress,
   runChild,
@@ -123,7 +124,7 @@ export async function runFanout(): Promise<Row[]> {
         progress(`Herald: ${pass === 0 ? 'warm-up' : `pass ${pass}/${PASSES}`}: ${WEBHOOKS} webhooks, ${EMAILS} emails, ${SLACK} Slack channels`);
         for (const counter of [sinks.webhooks, sinks.emails, sinks.slack]) counter.reset();
         const started = now();
-        await herald.call('POST', '/v1/incidents', { title: `Email delivery delayed (${pass})`, severity: 'major', message: 'We are investigating delays.', audiences: ['everyone'] });
+        await openIncident(herald, ['everyone'], `Email delivery delayed (${pass})`);
         await Promise.all([sinks.webhooks.waitFor(WEBHOOKS, WAIT_MS), sinks.emails.waitFor(EMAILS, WAIT_MS), sinks.slack.waitFor(SLACK, WAIT_MS)]);
         const arrived = sinks.webhooks.count + sinks.emails.count + sinks.slack.count;
         if (pass > 0) {
@@ -143,7 +144,7 @@ export async function runFanout(): Promise<Row[]> {
         progress(`Herald: webhooks alone, ${pass === 0 ? 'warm-up' : `pass ${pass}/${PASSES}`}`);
         sinks.webhooks.reset();
         const started = now();
-        await herald.call('POST', '/v1/incidents', { title: `Webhooks only (${pass})`, severity: 'major', message: 'We are investigating delays.', audiences: ['webhooks'] });
+        await openIncident(herald, ['webhooks'], `Webhooks only (${pass})`);
         await sinks.webhooks.waitFor(WEBHOOKS, WAIT_MS);
         if (pass > 0) alone.push(sinks.webhooks.last - started);
       }
