@@ -38,6 +38,17 @@ function tuneHeap(): void {
 /** Beyond the delivery grace period, how long closing everything may take. */
 const SHUTDOWN_SLACK_MS = 5_000;
 
+/**
+ * A signal this soon after the first is the same stop request, not a second
+ * one. A terminal's Ctrl-C under `npm start` reaches Herald twice: the
+ * terminal signals its whole foreground process group (npm and Herald), and
+ * npm forwards the signal to its script too — a few milliseconds apart when
+ * idle, more when npm's own event loop is busy on a loaded machine. An
+ * operator who means "exit now" presses again after seeing the shutdown line,
+ * which takes longer than this.
+ */
+const SAME_SIGNAL_WINDOW_MS = 1_000;
+
 function fail(message: string): never {
   process.stderr.write(`herald: ${message}\n`);
   process.exit(1);
@@ -77,7 +88,7 @@ async function main(): Promise<void> {
   const logger = createLogger(config.logLevel, destination({ dest: 1, sync: true }));
   // Signals are handled from the start: one that arrives while Herald is
   // still starting stops it as soon as it is up (a private Redis included).
-  let stopping: NodeJS.Signals | undefined;
+  let stopping: { signal: NodeJS.Signals; at: number } | undefined;
   let running: RunningHerald | undefined;
   const stop = (herald: RunningHerald, signal: NodeJS.Signals): void => {
     logger.info({ signal }, 'shutting down: no new requests, finishing in-flight deliveries');
@@ -101,10 +112,15 @@ async function main(): Promise<void> {
   };
   const onSignal = (signal: NodeJS.Signals): void => {
     if (stopping !== undefined) {
-      logger.warn({ signal }, 'second signal: exiting now');
+      const afterMs = Date.now() - stopping.at;
+      if (afterMs < SAME_SIGNAL_WINDOW_MS) {
+        logger.info({ signal, afterMs }, 'signal repeated at once (a terminal\'s Ctrl-C reaches npm and Herald): already stopping');
+        return;
+      }
+      logger.warn({ signal, afterMs }, 'second signal: exiting now, without waiting for in-flight deliveries');
       process.exit(1);
     }
-    stopping = signal;
+    stopping = { signal, at: Date.now() };
     if (running !== undefined) stop(running, signal);
   };
   process.on('SIGTERM', onSignal);
@@ -118,7 +134,7 @@ async function main(): Promise<void> {
     if (error instanceof Error && /listen|EADDRINUSE|EACCES/.test(error.message)) fail(`cannot listen: ${error.message}`);
     throw error;
   }
-  if (stopping !== undefined) return stop(running, stopping);
+  if (stopping !== undefined) return stop(running, stopping.signal);
   // A workers-only process serves no URL; this line tells its operator (and
   // a supervisor) that startup is over and a signal now stops it cleanly.
   if (running.url === undefined) logger.info('Herald workers running (no HTTP in this role)');
