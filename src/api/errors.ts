@@ -4,7 +4,7 @@
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { NotFoundError, ResolvedError } from '../store/errors.js';
-import { MaintenanceFinishedError } from '../store/maintenance-store.js';
+import { MaintenanceChangedError, MaintenanceFinishedError } from '../store/maintenance-store.js';
 
 export interface FieldProblem {
   field: string;
@@ -105,6 +105,7 @@ export function registerErrorHandling(app: FastifyInstance): void {
     if (error instanceof NotFoundError) return send(reply, new ApiError(404, 'not_found', error.message));
     if (error instanceof ResolvedError) return send(reply, new ApiError(409, 'incident_resolved', error.message));
     if (error instanceof MaintenanceFinishedError) return send(reply, new ApiError(409, 'maintenance_finished', error.message));
+    if (error instanceof MaintenanceChangedError) return send(reply, new ApiError(409, 'conflict', error.message));
     const known = fromFastify(error);
     if (known) return send(reply, known);
     if (isRedisUnavailable(error)) {

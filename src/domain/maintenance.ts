@@ -46,12 +46,37 @@ export function timeline(window: { startsAt: number; endsAt: number; remindBefor
   return events.sort((a, b) => a.at - b.at);
 }
 
+/** A field of a request that breaks a rule, and how. */
+export interface WindowProblem {
+  field: string;
+  message: string;
+}
+
 /** What is wrong with a window, or null. */
-export function windowProblem(startsAt: number, endsAt: number, now: number, started: boolean): { field: string; message: string } | null {
+export function windowProblem(startsAt: number, endsAt: number, now: number, started: boolean): WindowProblem | null {
+  if (!Number.isFinite(startsAt)) return { field: 'body.startsAt', message: 'is not a valid time' };
+  if (!Number.isFinite(endsAt)) return { field: 'body.endsAt', message: 'is not a valid time' };
   if (!started && startsAt <= now) return { field: 'body.startsAt', message: 'must be in the future' };
   if (endsAt <= startsAt) return { field: 'body.endsAt', message: 'must be after startsAt' };
   if (endsAt <= now) return { field: 'body.endsAt', message: 'must be in the future' };
   return null;
+}
+
+/**
+ * What is wrong with moving a maintenance to a new window, or null. Judged
+ * against the state the change is applied to, so a change that raced
+ * another is judged again on its retry.
+ */
+export function rescheduleProblem(
+  current: { status: MaintenanceStatus; startsAt: number },
+  next: { startsAt: number; endsAt: number },
+  now: number,
+): WindowProblem | null {
+  const started = current.status === 'in_progress';
+  if (started && next.startsAt !== current.startsAt) {
+    return { field: 'body.startsAt', message: 'cannot change once the maintenance has started' };
+  }
+  return windowProblem(next.startsAt, next.endsAt, now, started);
 }
 
 /** A maintenance that is over (completed or cancelled) takes no more changes. */

@@ -14,11 +14,13 @@ import { newUlid } from '../domain/ids.js';
 import type { IncidentUpdate, MaintenanceKind, MaintenanceStatus, MaintenanceWindow } from '../domain/incident.js';
 import {
   isFinished,
+  rescheduleProblem,
   statusAfter,
   timeline,
   type Maintenance,
   type MaintenanceWithUpdates,
   type TimelineEvent,
+  type WindowProblem,
 } from '../domain/maintenance.js';
 import { NotFoundError } from './errors.js';
 import type { Keys } from './keys.js';
@@ -35,8 +37,34 @@ export class MaintenanceFinishedError extends Error {
   }
 }
 
+/** A change would leave the maintenance with a window that breaks a rule (judged against the stored state). */
+export class InvalidWindowError extends Error {
+  constructor(readonly problem: WindowProblem) {
+    super(`${problem.field} ${problem.message}`);
+    this.name = 'InvalidWindowError';
+  }
+}
+
+/**
+ * Other changes kept landing between our read and our write of the
+ * maintenance; this one was not applied. The caller may read it again and retry.
+ */
+export class MaintenanceChangedError extends Error {
+  constructor(readonly maintenanceId: string) {
+    super(`maintenance "${maintenanceId}" was changed by other requests while this one was applied; read it again and retry`);
+    this.name = 'MaintenanceChangedError';
+  }
+}
+
 /** Someone changed the maintenance between our read and our write. */
 class ConcurrentChangeError extends Error {}
+
+/**
+ * How many times a change is decided again on fresh state after losing a
+ * race before the caller hears 409: enough for a handful of concurrent
+ * editors, few enough that a stampede is answered quickly.
+ */
+const MAX_CHANGE_ATTEMPTS = 5;
 
 /**
  * KEYS: maintenance hash, updates list, pending broadcasts, schedule, maintenance index
@@ -206,14 +234,28 @@ export class MaintenanceStore {
   }
 
   /**
-   * Applies a change. A new window is announced (`maintenance-rescheduled`)
-   * and replaces the timeline; other changes are saved quietly.
+   * Applies a change: only the fields it names, each judged and written
+   * against the same version of the maintenance, so a concurrent change is
+   * neither undone nor judged against a window that is no longer stored.
+   * A new window is announced (`maintenance-rescheduled`) and replaces the
+   * timeline; other changes are saved quietly.
+   *
+   * @throws {@link InvalidWindowError} when the new window breaks a rule
+   * @throws {@link MaintenanceChangedError} when other changes kept winning the race
    */
   async change(id: string, change: MaintenanceChange, author: string, now = new Date()): Promise<{ maintenance: Maintenance; update: IncidentUpdate | null }> {
     return this.retrying(id, async (current, version) => {
       if (isFinished(current.status)) throw new MaintenanceFinishedError(id, current.status);
       const startsAt = change.startsAt ?? new Date(current.startsAt);
       const endsAt = change.endsAt ?? new Date(current.endsAt);
+      if (change.startsAt !== undefined || change.endsAt !== undefined) {
+        const problem = rescheduleProblem(
+          { status: current.status, startsAt: Date.parse(current.startsAt) },
+          { startsAt: startsAt.getTime(), endsAt: endsAt.getTime() },
+          now.getTime(),
+        );
+        if (problem !== null) throw new InvalidWindowError(problem);
+      }
       const remindBeforeSeconds = change.remindBeforeSeconds ?? current.remindBeforeSeconds;
       const message = change.message ?? current.message;
       const moved = startsAt.getTime() !== Date.parse(current.startsAt) || endsAt.getTime() !== Date.parse(current.endsAt);
@@ -353,7 +395,7 @@ export class MaintenanceStore {
     id: string,
     decide: (current: Maintenance, version: number) => Promise<string | null>,
   ): Promise<{ maintenance: Maintenance; update: IncidentUpdate | null }> {
-    for (let attempt = 0; attempt < 5; attempt++) {
+    for (let attempt = 0; attempt < MAX_CHANGE_ATTEMPTS; attempt++) {
       const h = await this.redis.hgetall(this.keys.incident(id));
       if (h.type !== 'maintenance') throw new NotFoundError('maintenance', id);
       try {
@@ -364,6 +406,6 @@ export class MaintenanceStore {
         if (!(error instanceof ConcurrentChangeError)) throw error;
       }
     }
-    throw new Error(`maintenance "${id}" keeps changing under us; try again`);
+    throw new MaintenanceChangedError(id);
   }
 }

@@ -6,6 +6,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { windowProblem } from '../../domain/maintenance.js';
 import { NotFoundError } from '../../store/errors.js';
+import { InvalidWindowError } from '../../store/maintenance-store.js';
 import type { ApiDeps } from '../app.js';
 import { chooseAudiences, plannedDeliveries, queueBroadcast } from '../broadcasting.js';
 import { badRequest } from '../errors.js';
@@ -67,31 +68,23 @@ export const maintenanceRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = a
     async (request) => {
       const { id } = request.params;
       const body = request.body;
-      const now = new Date();
-      const current = await maintenances.get(id);
-      if (current === null) throw new NotFoundError('maintenance', id);
-      const started = current.status === 'in_progress';
-      const startsAt = body.startsAt === undefined ? new Date(current.startsAt) : new Date(body.startsAt);
-      const endsAt = body.endsAt === undefined ? new Date(current.endsAt) : new Date(body.endsAt);
-      if (started && startsAt.getTime() !== Date.parse(current.startsAt)) {
-        throw badRequest('invalid_window', 'body.startsAt cannot change: the maintenance has started', [
-          { field: 'body.startsAt', message: 'cannot change once the maintenance has started' },
-        ]);
+      // Only what the body names: the store judges the window against the
+      // version it writes, so a field left out never overwrites a concurrent change.
+      const change = {
+        ...(body.title !== undefined && { title: body.title }),
+        ...(body.message !== undefined && { message: body.message }),
+        ...(body.components !== undefined && { components: body.components }),
+        ...(body.remindBeforeSeconds !== undefined && { remindBeforeSeconds: body.remindBeforeSeconds }),
+        ...(body.startsAt !== undefined && { startsAt: new Date(body.startsAt) }),
+        ...(body.endsAt !== undefined && { endsAt: new Date(body.endsAt) }),
+      };
+      let update;
+      try {
+        ({ update } = await maintenances.change(id, change, request.caller!.name, new Date()));
+      } catch (error) {
+        if (error instanceof InvalidWindowError) throw badRequest('invalid_window', error.message, [error.problem]);
+        throw error;
       }
-      if (body.startsAt !== undefined || body.endsAt !== undefined) checkWindow(startsAt, endsAt, now, started);
-      const { update } = await maintenances.change(
-        id,
-        {
-          ...(body.title !== undefined && { title: body.title }),
-          ...(body.message !== undefined && { message: body.message }),
-          ...(body.components !== undefined && { components: body.components }),
-          ...(body.remindBeforeSeconds !== undefined && { remindBeforeSeconds: body.remindBeforeSeconds }),
-          startsAt,
-          endsAt,
-        },
-        request.caller!.name,
-        now,
-      );
       if (update !== null) await queueBroadcast(deps, update, request.log);
       return withUpdates(id);
     },
