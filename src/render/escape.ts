@@ -5,6 +5,8 @@
  */
 import Handlebars from 'handlebars';
 
+import { splitAtUrls } from './urls.js';
+
 /** Zero-width space, used to break Slack's formatting rules without a visible mark. */
 export const ZERO_WIDTH_SPACE = '\u200B';
 
@@ -19,7 +21,15 @@ export function escapeHtml(text: string): string {
 
 const SLACK_CONTROL = /[&<>]/g;
 const SLACK_CONTROL_ENTITIES: Readonly<Record<string, string>> = { '&': '&amp;', '<': '&lt;', '>': '&gt;' };
-const SLACK_FORMATTING = /[*_~`]/g;
+/**
+ * A formatting marker that could open or close formatting: one not between
+ * two letters or digits. Slack formats only at word boundaries, so the `_` of
+ * `api_error_rate_high` or the `*` of `2*3` is already literal and is left
+ * alone (an identifier copied from Slack must still be the identifier).
+ */
+const SLACK_FORMATTING = /(?<![\p{L}\p{N}])[*_~`]|[*_~`](?![\p{L}\p{N}])/gu;
+/** Slack decodes only these three entities: an `&` that starts none of them means itself. */
+const SLACK_ENTITY_START = /&(?=(?:amp|lt|gt);)/g;
 
 /**
  * Slack mrkdwn. `&`, `<` and `>` are Slack's control characters and become
@@ -27,13 +37,21 @@ const SLACK_FORMATTING = /[*_~`]/g;
  *
  * Slack has no escape for its formatting characters (`*bold*`, `_italic_`,
  * `~strike~`, `` `code` ``). Formatting only applies when the marker touches a
- * word boundary, so a zero-width space before each marker keeps the text
+ * word boundary, so a zero-width space before each such marker keeps the text
  * literal while readers see exactly what the commander typed.
+ *
+ * An `http(s)` URL in the text is written as a Slack link, `<url>`, with its
+ * characters exactly as given: Slack reads no formatting inside a link, and a
+ * zero-width space or an entity would make a different address.
  */
 export function escapeSlack(text: string): string {
-  return text
-    .replace(SLACK_CONTROL, (c) => SLACK_CONTROL_ENTITIES[c] ?? c)
-    .replace(SLACK_FORMATTING, `${ZERO_WIDTH_SPACE}$&`);
+  return splitAtUrls(text)
+    .map((piece) =>
+      piece.kind === 'url'
+        ? `<${piece.text.replace(SLACK_ENTITY_START, '&amp;')}>`
+        : piece.text.replace(SLACK_CONTROL, (c) => SLACK_CONTROL_ENTITIES[c] ?? c).replace(SLACK_FORMATTING, `${ZERO_WIDTH_SPACE}$&`),
+    )
+    .join('');
 }
 
 /**
@@ -64,13 +82,28 @@ const MARKDOWN_INLINE = /[\\`*_[\]<>&~|]/g;
 // so "v1.2" or "api-gateway" stay readable in the raw Markdown.
 const MARKDOWN_LINE_START = /^([ \t]*)(?:([#+=-])|(\d{1,9})([.)]))/gm;
 
-/** Markdown (CommonMark/GFM): backslash-escape everything that would format. */
+/**
+ * Markdown (CommonMark/GFM): backslash-escape everything that would format.
+ *
+ * An `http(s)` URL in the text becomes an autolink, `<url>`, with its
+ * characters exactly as given: CommonMark reads no backslash escapes, entities
+ * or emphasis inside an autolink, and a `\_` inside a bare URL would be copied
+ * into the address by every reader of the raw Markdown.
+ */
 export function escapeMarkdown(text: string): string {
+  return splitAtUrls(text)
+    .map((piece, index) => (piece.kind === 'url' ? `<${piece.text}>` : escapeMarkdownProse(piece.text, index === 0)))
+    .join('');
+}
+
+/** Markdown escaping of prose; `startsLine` says whether the text begins a line (or only continues one after a URL). */
+function escapeMarkdownProse(text: string, startsLine: boolean): string {
   return text
     .replace(MARKDOWN_INLINE, '\\$&')
-    .replace(MARKDOWN_LINE_START, (_m, indent: string, marker?: string, digits?: string, delimiter?: string) =>
-      marker !== undefined ? `${indent}\\${marker}` : `${indent}${digits ?? ''}\\${delimiter ?? ''}`,
-    );
+    .replace(MARKDOWN_LINE_START, (match: string, indent: string, marker: string | undefined, digits: string | undefined, delimiter: string | undefined, offset: number) => {
+      if (offset === 0 && !startsLine) return match;
+      return marker !== undefined ? `${indent}\\${marker}` : `${indent}${digits ?? ''}\\${delimiter ?? ''}`;
+    });
 }
 
 /**

@@ -25,13 +25,13 @@ describe('escapeHtml', () => {
 });
 
 describe('escapeSlack', () => {
-  it('turns Slack control characters into entities, so <!channel> pings nobody', () => {
+  it('turns Slack control characters into entities, so <!channel> pings nobody and a link cannot wear a false label', () => {
     expect(escapeSlack('<!channel> & <https://evil.example|click>')).toBe(
-      '&lt;!channel&gt; &amp; &lt;https://evil.example|click&gt;',
+      '&lt;!channel&gt; &amp; &lt;<https://evil.example>|click&gt;',
     );
   });
 
-  it('puts a zero-width space before every formatting character', () => {
+  it('puts a zero-width space before every formatting character at a word boundary', () => {
     expect(escapeSlack('*bold* _it_ ~strike~ `code`')).toBe(
       `${ZWSP}*bold${ZWSP}* ${ZWSP}_it${ZWSP}_ ${ZWSP}~strike${ZWSP}~ ${ZWSP}\`code${ZWSP}\``,
     );
@@ -40,6 +40,19 @@ describe('escapeSlack', () => {
   it('escapes the whole hostile message exactly', () => {
     expect(escapeSlack(HOSTILE)).toBe(
       `&lt;script&gt;alert(1)&lt;/script&gt; {{x}} ${ZWSP}*bold${ZWSP}* &lt;!channel&gt; &amp; &lt; &gt;`,
+    );
+  });
+
+  it('leaves markers inside a word alone, so an identifier copies as itself', () => {
+    expect(escapeSlack('alert api_error_rate_high fired; 2*3*4 ~ok~')).toBe(`alert api_error_rate_high fired; 2*3*4 ${ZWSP}~ok${ZWSP}~`);
+  });
+
+  it('writes a URL as a Slack link with its exact characters, while markup around it stays literal', () => {
+    expect(escapeSlack('*see* https://runbooks.example.com/api_error_rate_high?x=1&y=2#step_3, then <!here>')).toBe(
+      `${ZWSP}*see${ZWSP}* <https://runbooks.example.com/api_error_rate_high?x=1&y=2#step_3>, then &lt;!here&gt;`,
+    );
+    expect(escapeSlack('(https://example.com/a*b*c) _https://example.com/_x__')).toBe(
+      `(<https://example.com/a*b*c>) ${ZWSP}_<https://example.com/_x>${ZWSP}_${ZWSP}_`,
     );
   });
 
@@ -70,13 +83,21 @@ describe('escapeMarkdown', () => {
       '\\<script\\>alert(1)\\</script\\> {{x}} \\*bold\\* \\<!channel\\> \\& \\< \\>',
     );
     expect(escapeMarkdown('[link](https://x) _em_ ~del~ `code` a|b back\\slash')).toBe(
-      '\\[link\\](https://x) \\_em\\_ \\~del\\~ \\`code\\` a\\|b back\\\\slash',
+      '\\[link\\](<https://x>) \\_em\\_ \\~del\\~ \\`code\\` a\\|b back\\\\slash',
     );
   });
 
   it('escapes block markers only at the start of a line', () => {
     expect(escapeMarkdown('# title\n- item\n+ item\n1. one\n2) two\n===\nv1.2 of api-gateway #3')).toBe(
       '\\# title\n\\- item\n\\+ item\n1\\. one\n2\\) two\n\\===\nv1.2 of api-gateway #3',
+    );
+  });
+});
+
+describe('escapeMarkdown of URLs', () => {
+  it('makes each URL an autolink with its exact characters, escaping the prose around it', () => {
+    expect(escapeMarkdown('*see* https://runbooks.example.com/api_error_rate_high?x=1&y=2#step_3.\n- https://example.com/a*b*c - done')).toBe(
+      '\\*see\\* <https://runbooks.example.com/api_error_rate_high?x=1&y=2#step_3>.\n\\- <https://example.com/a*b*c> - done',
     );
   });
 });

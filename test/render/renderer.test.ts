@@ -257,10 +257,10 @@ describe('escaping, per channel', () => {
 
   it('escapes inside blocks, partials and helper output, and lets {{{triple-stash}}} through raw', () => {
     const ctx = contextFor('holding', '*hi* <!here>');
-    ctx.incident.components = ['a_b', '<c>'];
+    ctx.incident.components = ['_ab', '<c>'];
     const slack = echo.render('slack', 'holding', ctx).text;
     const msg = `${ZWSP}*hi${ZWSP}* &lt;!here&gt;`;
-    expect(slack).toBe(`${msg}|a${ZWSP}_b;&lt;c&gt;;|${msg}|a${ZWSP}_b, &lt;c&gt;|*hi* <!here>`);
+    expect(slack).toBe(`${msg}|${ZWSP}_ab;&lt;c&gt;;|${msg}|${ZWSP}_ab, &lt;c&gt;|*hi* <!here>`);
     const markdown = echo.render('webhook', 'holding', ctx).markdown;
     expect(markdown).toBe('\\*hi\\* \\<!here\\>|\\*hi\\* \\<!here\\>|*hi* <!here>');
   });
