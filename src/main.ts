@@ -10,8 +10,9 @@
  */
 import { parseArgs } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
+import ipaddr from 'ipaddr.js';
 import { destination } from 'pino';
-import { ConfigError, loadConfig } from './config.js';
+import { ConfigError, loadConfig, type Config } from './config.js';
 import { startHerald, type Role, type RunningHerald } from './herald.js';
 import { createLogger } from './logger.js';
 import { RedisUnavailableError } from './redis/private-server.js';
@@ -86,6 +87,7 @@ async function main(): Promise<void> {
   // Synchronous writes: every exit below is a process.exit, which would drop
   // lines still queued in pino's default asynchronous stream ("stopped cleanly" among them).
   const logger = createLogger(config.logLevel, destination({ dest: 1, sync: true }));
+  for (const warning of publicUrlWarnings(config)) logger.warn(warning);
   // Signals are handled from the start: one that arrives while Herald is
   // still starting stops it as soon as it is up (a private Redis included).
   let stopping: { signal: NodeJS.Signals; at: number } | undefined;
@@ -138,6 +140,37 @@ async function main(): Promise<void> {
   // A workers-only process serves no URL; this line tells its operator (and
   // a supervisor) that startup is over and a signal now stops it cleanly.
   if (running.url === undefined) logger.info('Herald workers running (no HTTP in this role)');
+}
+
+/** `localhost`, 127.0.0.0/8, `::1` (a URL's brackets allowed). */
+function isLoopback(host: string): boolean {
+  const bare = host.replace(/^\[(.*)\]$/, '$1');
+  if (bare.toLowerCase() === 'localhost') return true;
+  return ipaddr.isValid(bare) && ipaddr.process(bare).range() === 'loopback';
+}
+
+/**
+ * Startup warnings about the links Herald puts in messages. Each names what
+ * would go wrong for partners and the setting that fixes it; the default
+ * (HOST and the links on loopback: a developer's machine) warns of nothing.
+ */
+function publicUrlWarnings(config: Pick<Readonly<Config>, 'host' | 'port' | 'publicUrl'>): string[] {
+  const warnings: string[] = [];
+  const links = new URL(config.publicUrl);
+  const ownAddress = links.protocol === 'http:' && (isLoopback(links.hostname) || links.hostname.replace(/^\[(.*)\]$/, '$1') === config.host);
+  if (!isLoopback(config.host) && ownAddress && links.port === String(config.port)) {
+    warnings.push(
+      `HERALD_PUBLIC_URL is not set to an address partners reach: links in messages (incident pages, unsubscribe) ` +
+        `will point at ${config.publicUrl}, this server's own address (HOST=${config.host}); set HERALD_PUBLIC_URL`,
+    );
+  }
+  if (links.protocol === 'http:' && !isLoopback(links.hostname)) {
+    // RFC 8058 §3.1: the List-Unsubscribe URI for one-click unsubscribe MUST be HTTPS.
+    warnings.push(
+      `HERALD_PUBLIC_URL (${config.publicUrl}) is plain http: mail clients offer one-click unsubscribe (RFC 8058) only for an https link; use https`,
+    );
+  }
+  return warnings;
 }
 
 /** Handlebars' parse errors carry a code excerpt over several lines. */
