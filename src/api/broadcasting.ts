@@ -3,7 +3,8 @@
  * queueing a stored update's broadcast, and counting what it will reach.
  */
 import type { FastifyBaseLogger } from 'fastify';
-import { audienceMatches, resolveTargets } from '../domain/audience.js';
+import { CHANNEL_NAMES, type ChannelName } from '../channels/channel.js';
+import { audienceMatches, resolveTargets, type Audience } from '../domain/audience.js';
 import type { IncidentUpdate } from '../domain/incident.js';
 import type { AudienceSnapshot } from '../store/audience-store.js';
 import type { ApiDeps } from './app.js';
@@ -53,4 +54,87 @@ export async function plannedDeliveries(deps: ApiDeps, audienceNames: readonly s
     counts.set(key, planned);
   }
   return { planned };
+}
+
+/**
+ * What a 201 says about a broadcast's reach: the deliveries it plans and,
+ * when that is none, why nobody will hear it (contract §3). `warnings` is
+ * absent whenever anything is planned.
+ */
+export interface BroadcastReach {
+  deliveries: { planned: number };
+  warnings?: string[];
+}
+
+/** The settings that enable each channel, for a warning that names what is missing. */
+const CHANNEL_SETTINGS: Readonly<Record<ChannelName, string>> = {
+  slack: 'SLACK_BOT_TOKEN',
+  x: 'X_APP_KEY, X_APP_SECRET, X_ACCESS_TOKEN and X_ACCESS_SECRET',
+  email: 'SMTP_URL and EMAIL_FROM',
+  webhook: 'nothing',
+};
+
+const EVERY_CHANNEL: ReadonlySet<ChannelName> = new Set(CHANNEL_NAMES);
+
+/**
+ * The deliveries a broadcast to `audienceNames` plans now and, when none,
+ * the warnings that say why. `components` are the incident's (or the
+ * maintenance's), to name them when no audience matched; read only then.
+ */
+export async function broadcastReach(
+  deps: ApiDeps,
+  audienceNames: readonly string[],
+  components: readonly string[] | (() => Promise<readonly string[]>),
+): Promise<BroadcastReach> {
+  const deliveries = await plannedDeliveries(deps, audienceNames);
+  if (deliveries.planned > 0) return { deliveries };
+  const { audiences } = await deps.audiences.snapshot();
+  const touched = typeof components === 'function' ? await components() : components;
+  return { deliveries, warnings: whyNobodyHears(audiences, audienceNames, touched, deps.config.enabledChannels) };
+}
+
+const quoted = (names: Iterable<string>): string => [...names].map((n) => `"${n}"`).join(', ');
+
+/** One sentence per reason the broadcast reaches no target. */
+function whyNobodyHears(
+  audiences: ReadonlyMap<string, Audience>,
+  audienceNames: readonly string[],
+  components: readonly string[],
+  enabled: ReadonlySet<ChannelName>,
+): string[] {
+  if (audienceNames.length === 0) {
+    if (audiences.size === 0) return ['nobody will hear this: no audience exists yet (create one with PUT /v1/audiences/:name)'];
+    const listened = new Set([...audiences.values()].flatMap((a) => a.components ?? []));
+    const heard = listened.size === 0 ? 'no audience listens to any component' : `audiences listen only to the components ${quoted([...listened].sort())}`;
+    return [
+      components.length === 0
+        ? `nobody will hear this: no audience matched, since it names no components and ${heard}`
+        : `nobody will hear this: no audience matched the components ${quoted(components)}; ${heard}`,
+    ];
+  }
+  const warnings: string[] = [];
+  for (const name of audienceNames) {
+    const audience = audiences.get(name);
+    if (audience === undefined) {
+      warnings.push(`nobody in audience "${name}" will hear this: the audience no longer exists`);
+      continue;
+    }
+    const targets = resolveTargets([audience], EVERY_CHANNEL);
+    if (targets.length === 0) {
+      const gone = (audience.webhooks ?? []).filter((w) => w.disabledAt !== undefined).length;
+      warnings.push(
+        gone > 0
+          ? `nobody in audience "${name}" will hear this: it has no targets but webhooks disabled after answering 410 Gone (${gone})`
+          : `nobody in audience "${name}" will hear this: it has no targets`,
+      );
+      continue;
+    }
+    const disabled = [...new Set(targets.map((t) => t.channel))].filter((c) => !enabled.has(c));
+    warnings.push(
+      `nobody in audience "${name}" will hear this: its targets are only on disabled channels: ${disabled
+        .map((c) => `${c} (${CHANNEL_SETTINGS[c]} not set)`)
+        .join(', ')}`,
+    );
+  }
+  return warnings;
 }

@@ -95,7 +95,8 @@ describe('incidents', () => {
     it('an update with a status moves the incident; one without keeps it; each answers 201 {update, deliveries}', async () => {
       const identified = await stack.api('POST', `/v1/incidents/${id}/updates`, { message: messages[1], status: 'identified' });
       expect(identified.statusCode).toBe(201);
-      expect(Object.keys(identified.json()).sort()).toEqual(['deliveries', 'update']);
+      // The audience "quiet" has no targets: the answer says nobody will hear it.
+      expect(Object.keys(identified.json()).sort()).toEqual(['deliveries', 'update', 'warnings']);
       expect(identified.json().update).toMatchObject({ seq: 2, kind: 'update', status: 'identified', message: messages[1] });
       expect((await stack.api('GET', `/v1/incidents/${id}`)).json().status).toBe('identified');
 

@@ -8,7 +8,7 @@ import { toDelivery } from '../../domain/delivery.js';
 import { NotFoundError } from '../../store/errors.js';
 import type { NewUpdate } from '../../store/incident-store.js';
 import type { ApiDeps } from '../app.js';
-import { chooseAudiences, plannedDeliveries, queueBroadcast } from '../broadcasting.js';
+import { broadcastReach, chooseAudiences, queueBroadcast } from '../broadcasting.js';
 import {
   DeliveryListQuery,
   IncidentListQuery,
@@ -42,15 +42,15 @@ export const incidentRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = asyn
       });
       await queueBroadcast(deps, update, request.log);
       reply.code(201);
-      return { incident: { ...incident, updates: [update] }, update, deliveries: await plannedDeliveries(deps, audienceNames) };
+      return { incident: { ...incident, updates: [update] }, update, ...(await broadcastReach(deps, audienceNames, components)) };
     },
   );
 
-  /** Posts a commander's update and queues its broadcast: the shape both routes answer with. */
+  /** Posts a commander's update and queues its broadcast: the shape both routes answer with (`warnings` when nobody will hear it). */
   async function postUpdate(id: string, input: NewUpdate, log: FastifyBaseLogger) {
     const { update, audiences } = await incidents.postUpdate(id, input);
     await queueBroadcast(deps, update, log);
-    return { update, deliveries: await plannedDeliveries(deps, audiences) };
+    return { update, ...(await broadcastReach(deps, audiences, async () => (await incidents.get(id))?.components ?? [])) };
   }
 
   app.post(

@@ -8,7 +8,7 @@ import { windowProblem } from '../../domain/maintenance.js';
 import { NotFoundError } from '../../store/errors.js';
 import { InvalidWindowError } from '../../store/maintenance-store.js';
 import type { ApiDeps } from '../app.js';
-import { chooseAudiences, plannedDeliveries, queueBroadcast } from '../broadcasting.js';
+import { broadcastReach, chooseAudiences, queueBroadcast } from '../broadcasting.js';
 import { badRequest } from '../errors.js';
 import { IncidentParams, MaintenanceBody, MaintenanceListQuery, MaintenancePatch } from '../schemas.js';
 
@@ -51,7 +51,7 @@ export const maintenanceRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = a
     );
     await queueBroadcast(deps, update, request.log);
     reply.code(201);
-    return { maintenance: { ...maintenance, updates: [update] }, update, deliveries: await plannedDeliveries(deps, audienceNames) };
+    return { maintenance: { ...maintenance, updates: [update] }, update, ...(await broadcastReach(deps, audienceNames, components)) };
   });
 
   app.get('/maintenances', { schema: { querystring: MaintenanceListQuery }, config: { scope: 'read' } }, async (request) => ({
