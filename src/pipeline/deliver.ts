@@ -20,6 +20,7 @@ import type { Channels } from '../channels/registry.js';
 import type { ChannelTarget } from '../domain/audience.js';
 import { isFinal, type DeliveryRecord } from '../domain/delivery.js';
 import type { Incident, IncidentUpdate } from '../domain/incident.js';
+import { plainTitle, publicIncident, publicUpdate } from '../domain/public-view.js';
 import { unsubscribeUrl, type UnsubscribeTokens } from '../domain/unsubscribe-token.js';
 import type { DeliveryJob } from '../queue/jobs.js';
 import type { Renderer } from '../render/renderer.js';
@@ -411,8 +412,8 @@ export class Deliverer {
             type: webhookEventType(update.kind),
             ...(prepared.isMaintenance
               ? { maintenance: maintenanceView(prepared.incident, update) }
-              : { incident: { ...prepared.incident, status: update.status } }),
-            update,
+              : { incident: publicIncident(prepared.incident, { url: context.incident.url, status: update.status }) }),
+            update: publicUpdate(update),
             rendered: renderer.render('webhook', update.kind, context),
           })),
         );
@@ -499,11 +500,11 @@ export class Deliverer {
   }
 }
 
-/** What a blog's webhook needs to know of a maintenance, as of this announcement. */
+/** What a blog's webhook needs to know of a maintenance, as of this announcement: public fields only (contract §3). */
 function maintenanceView(incident: Incident, update: IncidentUpdate) {
   return {
     id: incident.id,
-    title: incident.title,
+    title: plainTitle(incident.title),
     components: incident.components,
     status: update.status,
     startsAt: update.maintenance?.startsAt ?? null,

@@ -2,26 +2,31 @@
  * Builds what templates see for one update. Everything is derived from the
  * update itself (its status, its post time), so a retried delivery renders
  * exactly what the first attempt rendered.
+ *
+ * What templates see is the public view (contract §3): the templates of
+ * partner messages go to audiences, so they are never given the commander,
+ * the audiences or the author's token name — not even for an operator's own
+ * template to print by mistake.
  */
 import { nextUpdateDue, type Incident, type IncidentUpdate } from '../domain/incident.js';
+import { plainTitle, publicUpdate } from '../domain/public-view.js';
 import type { RenderContext } from '../render/types.js';
 
+/** The public page of an incident, under `HERALD_PUBLIC_URL`. */
 export function incidentUrl(publicUrl: string, incidentId: string): string {
   return `${publicUrl}/incidents/${encodeURIComponent(incidentId)}`;
 }
 
 function updateView(update: IncidentUpdate): RenderContext['update'] {
-  return {
-    id: update.id,
-    seq: update.seq,
-    kind: update.kind,
-    status: update.status,
-    message: update.message,
-    author: update.author,
-    postedAt: update.postedAt,
-  };
+  const { id, seq, kind, status, message, postedAt } = publicUpdate(update);
+  return { id, seq, kind, status, message, postedAt };
 }
 
+/**
+ * What the templates of `update` are rendered with: the public view of the
+ * incident as of that update. Titles are plain text here (see
+ * {@link plainTitle}): every channel shows them as such somewhere.
+ */
 export function renderContext(
   incident: Incident,
   update: IncidentUpdate,
@@ -34,11 +39,10 @@ export function renderContext(
   return {
     incident: {
       id: incident.id,
-      title: incident.title,
+      title: plainTitle(incident.title),
       severity: incident.severity,
       status: update.status,
-      components: incident.components,
-      commander: incident.commander,
+      components: [...incident.components],
       createdAt: incident.createdAt,
       resolvedAt: resolved ? (incident.resolvedAt ?? update.postedAt) : null,
       url: incidentUrl(publicUrl, incident.id),

@@ -6,6 +6,10 @@ import type { Commander, Severity, UpdateKind, UpdateStatus } from '../domain/in
 /**
  * The data every template is rendered with. Values are raw (unescaped);
  * each channel's Handlebars environment escapes them as that channel needs.
+ *
+ * It is the public view of the incident and update (contract §3, see
+ * `src/domain/public-view.ts`): partner messages go to audiences, so no
+ * commander, audiences or author is in it.
  */
 export interface RenderContext {
   incident: {
@@ -15,7 +19,11 @@ export interface RenderContext {
     /** The incident's current status (after this update); a maintenance's status for maintenances. */
     status: UpdateStatus;
     components: string[];
-    commander: Commander | null;
+    /**
+     * @deprecated Never set: what leaves Herald is public. Optional only so
+     * that sample contexts written before still type-check.
+     */
+    commander?: Commander | null;
     createdAt: string;
     resolvedAt: string | null;
     /** Link to the incident, built from `HERALD_PUBLIC_URL`. */
@@ -27,7 +35,11 @@ export interface RenderContext {
     kind: UpdateKind;
     status: UpdateStatus;
     message: string;
-    author: string;
+    /**
+     * @deprecated Never set: the token name that posted an update is internal.
+     * Optional only so that sample contexts written before still type-check.
+     */
+    author?: string;
     postedAt: string;
   };
   /** When the next update is promised; null once resolved. */
