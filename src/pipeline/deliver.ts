@@ -28,6 +28,7 @@ import type { EmailRendered, RenderContext } from '../render/types.js';
 import type { AudienceStore } from '../store/audience-store.js';
 import { CLAIM_STATUS, parseLaneToken, type DeliveryStore, type LaneToken, type ThreadState } from '../store/delivery-store.js';
 import type { IncidentStore } from '../store/incident-store.js';
+import { logDeadDelivery, logFailedAttempt } from './delivery-log.js';
 import { renderContext, webhookEventType } from './render-context.js';
 import { retryDelayMs, retryPolicy, type RetryPolicy } from './retry-policy.js';
 
@@ -196,6 +197,7 @@ export class Deliverer {
           await Promise.all(
             mine.map(async (r) => {
               const outcome = await this.attempt(r, threads.get(r.target.key), prepared);
+              if (outcome.record.state === 'failed' && outcome.record.attempts > r.attempts) logFailedAttempt(this.deps.logger, outcome.record);
               outcomes.push(outcome);
               unrecorded.push(outcome);
               void flush().catch(() => {});
@@ -238,6 +240,7 @@ export class Deliverer {
       final,
     });
     for (const o of outcomes) o.recorded = true;
+    for (const o of outcomes) if (o.record.state === 'dead' && previous.get(o.record.id) !== 'dead') logDeadDelivery(this.deps.logger, o.record);
 
     const pausedUntil = Math.max(0, ...outcomes.map((o) => o.channelPausedUntil ?? 0));
     if (pausedUntil > 0) await this.deps.deliveries.pause(channel, pausedUntil);

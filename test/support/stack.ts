@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { LightMyRequestResponse } from 'fastify';
+import type { DestinationStream } from 'pino';
 import { inject } from 'vitest';
 import { loadConfig, type Config } from '../../src/config.js';
 import { startHerald, type Role, type RunningHerald } from '../../src/herald.js';
@@ -46,6 +47,52 @@ export interface StackOptions {
    * @defaultValue true; fast cadences in tests repeat holding statements within a minute
    */
   xRejectDuplicates?: boolean;
+  /**
+   * Where Herald's log lines go (at `LOG_LEVEL`, which `env` may set): read
+   * them with {@link captureLogs}. @defaultValue stdout
+   */
+  logs?: DestinationStream;
+}
+
+/** One JSON log line, as pino wrote it. */
+export interface CapturedLogLine {
+  level: number;
+  msg: string;
+  [field: string]: unknown;
+}
+
+/** Log lines captured from a stack (see {@link StackOptions.logs}). */
+export interface LogCapture {
+  stream: DestinationStream;
+  /** Every line so far, raw, for asserting what must never appear. */
+  text(): string;
+  lines(): CapturedLogLine[];
+  /** Resolves with the lines matching `where` once there are `count` of them. */
+  waitFor(where: (line: CapturedLogLine) => boolean, count?: number, timeoutMs?: number): Promise<CapturedLogLine[]>;
+}
+
+/** A log destination that keeps every line in memory. */
+export function captureLogs(): LogCapture {
+  let text = '';
+  const lines = (): CapturedLogLine[] =>
+    text
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => JSON.parse(l) as CapturedLogLine);
+  return {
+    stream: {
+      write(chunk: string) {
+        text += chunk;
+      },
+    },
+    text: () => text,
+    lines,
+    waitFor: (where, count = 1, timeoutMs = 10_000) =>
+      eventually(() => {
+        const found = lines().filter(where);
+        return found.length >= count && found;
+      }, timeoutMs, `${count} log line(s) matching ${String(where)}`),
+  };
 }
 
 /** The environment a test Herald starts with, pointing at the fakes. */
@@ -85,7 +132,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const herald = await startHerald({
     config,
     roles: new Set(options.roles ?? ['api', 'workers']),
-    logger: createLogger(config.logLevel),
+    logger: createLogger(config.logLevel, options.logs),
   });
   const app = herald.app;
   return {
