@@ -76,3 +76,24 @@ function lastWordBoundary(text: string, end: number): number | null {
   }
   return null;
 }
+
+/** `14:31:05`: seconds too, since holding statements of a short cadence come seconds apart. */
+function clockWithSeconds(iso: string): string {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return iso;
+  return date.toISOString().slice(11, 19);
+}
+
+/**
+ * A post that says what `text` says but does not equal it: X refuses a post
+ * identical to a recent one (403 "duplicate content"), and consecutive
+ * holding statements of a short cadence read the same. The update's number
+ * and time are added (so the result is the same on every retry of one
+ * delivery, and differs between updates) on a line of their own, or, when
+ * that no longer fits, in front of a text then cut like any long post.
+ */
+export function distinctPost(text: string, update: { seq: number; postedAt: string }, url: string): string {
+  const mark = `(update ${update.seq}, ${clockWithSeconds(update.postedAt)} UTC)`;
+  const marked = `${text}\n${mark}`;
+  return fits(marked) ? marked : fitToPost(`${mark} ${text}`, url);
+}

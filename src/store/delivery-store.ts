@@ -36,6 +36,11 @@ export interface ThreadState {
   channelId?: string;
   last?: string;
   references?: string[];
+  /**
+   * X: a digest of the text the thread's last post was rendered from, so
+   * that a repeat of it is told apart before X refuses it as a duplicate.
+   */
+  lastText?: string;
 }
 
 /**

@@ -1,7 +1,7 @@
 import twitterText from 'twitter-text';
 import { describe, expect, it } from 'vitest';
 
-import { fitToPost, weightedLength, X_MAX_WEIGHTED_LENGTH } from '../../src/render/x-text.js';
+import { distinctPost, fitToPost, weightedLength, X_MAX_WEIGHTED_LENGTH } from '../../src/render/x-text.js';
 
 const URL = 'https://status.example.com/incidents/01HZX0SAMPLEINCIDENT00001';
 const SUFFIX = `… ${URL}`;
@@ -81,5 +81,23 @@ describe('fitToPost', () => {
     const result = fitToPost(`${'word '.repeat(100)}`, URL);
     expectFittedWithLink(result);
     expect(result).toMatch(/word… https:/);
+  });
+});
+
+describe('distinctPost', () => {
+  const update = { seq: 5, postedAt: '2024-05-14T14:31:05.123Z' };
+
+  it('adds the update number and time on a line of its own, the same on every call', () => {
+    const text = `No new information yet on Search degraded.\n${URL}`;
+    expect(distinctPost(text, update, URL)).toBe(`${text}\n(update 5, 14:31:05 UTC)`);
+    expect(distinctPost(text, update, URL)).toBe(distinctPost(text, update, URL));
+    expect(distinctPost(text, { ...update, seq: 6, postedAt: '2024-05-14T14:31:06.001Z' }, URL)).not.toBe(distinctPost(text, update, URL));
+  });
+
+  it('puts the mark first and cuts the rest when a full post leaves no room', () => {
+    const full = fitToPost(`${'word '.repeat(80)}${URL}`, URL);
+    const result = distinctPost(full, update, URL);
+    expect(result.startsWith('(update 5, 14:31:05 UTC) word')).toBe(true);
+    expectFittedWithLink(result);
   });
 });
