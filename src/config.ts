@@ -66,6 +66,13 @@ export interface Config {
   /** Most pooled SMTP connections. */
   smtpMaxConnections: number;
   logLevel: string;
+  /**
+   * Tries of a queue job that fails for a reason no provider gave (a bug, a
+   * record that cannot be read), with exponential backoff from `baseDelayMs`;
+   * then its deliveries are given up. Failures from Redis being away never
+   * count towards giving up.
+   */
+  jobRetry: { maxAttempts: number; baseDelayMs: number };
 }
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
@@ -255,6 +262,11 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     webhookConnectionsPerOrigin: integer(env, 'HERALD_WEBHOOK_CONNECTIONS_PER_ORIGIN', 8, 1, 1024),
     smtpMaxConnections: integer(env, 'HERALD_SMTP_MAX_CONNECTIONS', 5, 1, 256),
     logLevel: value(env, 'LOG_LEVEL') ?? 'info',
+    // 10 tries from 1 s: about 8.5 minutes of trouble before a job is given up.
+    jobRetry: Object.freeze({
+      maxAttempts: integer(env, 'HERALD_JOB_MAX_ATTEMPTS', 10, 1, 100),
+      baseDelayMs: integer(env, 'HERALD_JOB_BASE_DELAY_MS', 1000, 1, 3_600_000),
+    }),
   };
   return Object.freeze(config);
 }

@@ -31,6 +31,7 @@ import { MaintenanceStore } from './store/maintenance-store.js';
 import { ScheduleStore } from './store/schedule-store.js';
 import { startBroadcastWorker } from '../workers/broadcast-worker.js';
 import { startDeliveryWorker } from '../workers/delivery-worker.js';
+import { handleFailedJobs } from '../workers/failures.js';
 
 export type Role = 'api' | 'workers';
 
@@ -110,7 +111,7 @@ export async function startHerald(options: HeraldOptions): Promise<RunningHerald
     const incidents = new IncidentStore(redis, keys, storeOptions);
     const audiences = new AudienceStore(redis, keys);
     const deliveries = new DeliveryStore(redis, keys);
-    const queues = new HeraldQueues(redis, config.prefix);
+    const queues = new HeraldQueues(redis, config.prefix, config.jobRetry);
     cleanups.push(() => queues.close());
     const unsubscribeTokens = new UnsubscribeTokens(await signingSecret(config, redis, keys.signingSecret));
 
@@ -126,7 +127,7 @@ export async function startHerald(options: HeraldOptions): Promise<RunningHerald
         audiences: new AudienceStore(workerRedis, keys),
         deliveries: new DeliveryStore(workerRedis, keys),
       };
-      const workerQueues = new HeraldQueues(workerRedis, config.prefix);
+      const workerQueues = new HeraldQueues(workerRedis, config.prefix, config.jobRetry);
       cleanups.push(() => workerQueues.close());
       channels = createChannels(config);
       const openChannels = channels;
@@ -161,16 +162,8 @@ export async function startHerald(options: HeraldOptions): Promise<RunningHerald
       const workerOptions = { connection: workerRedis, prefix: config.prefix, lockDuration: config.jobLockMs };
       workers.push(startBroadcastWorker(broadcaster, workerQueues, workerOptions));
       for (const channel of config.enabledChannels) workers.push(startDeliveryWorker(channel, deliverer, workerOptions));
+      handleFailedJobs(workers, { broadcaster, deliverer, commander, queues: workerQueues, logger });
       for (const worker of workers) {
-        worker.on('failed', (job, error) => {
-          if (job === undefined) return;
-          const exhausted = job.attemptsMade >= (job.opts.attempts ?? 1);
-          logger.error({ queue: worker.name, jobId: job.id, attempts: job.attemptsMade, err: error.message }, 'job failed');
-          // Deliveries keep their own attempt counts; a job that failed for other
-          // reasons (Redis away for a long time) is queued again rather than
-          // left to block its targets' lanes.
-          if (exhausted) void workerQueues.requeue(worker.name, job.data, job.id ?? job.name, logger);
-        });
         worker.on('error', (error) => logger.warn({ queue: worker.name, err: error.message }, 'worker error'));
       }
       // Until its connections are up, a worker closed by an early signal errors with nobody listening.

@@ -40,6 +40,56 @@ export type DeliveryTarget =
 
 export type ChannelTarget<C extends DeliveryTarget['channel']> = Extract<DeliveryTarget, { channel: C }>;
 
+/**
+ * What a delivery record keeps of its target: everything but a webhook's
+ * secret, which stays in its audience alone and is looked up when sending
+ * (one copy to rotate or remove, not one per delivery).
+ */
+export type RecordedTarget = Exclude<DeliveryTarget, { channel: 'webhook' }> | Omit<ChannelTarget<'webhook'>, 'secret'>;
+
+/** A target as a delivery record keeps it. */
+export function recordedTarget(target: DeliveryTarget): RecordedTarget {
+  if (target.channel !== 'webhook') return target;
+  const { secret: _secret, ...kept } = target;
+  return kept;
+}
+
+/**
+ * The target a lane's key names, for a delivery whose own record can no
+ * longer be read: enough to describe it and to pop it off its lane.
+ */
+export function targetFromKey(channel: DeliveryTarget['channel'], key: string): RecordedTarget {
+  switch (channel) {
+    case 'slack':
+      return { channel, key, slackChannel: key };
+    case 'x':
+      return { channel, key };
+    case 'email':
+      return { channel, key, address: key, audiences: [] };
+    case 'webhook':
+      return { channel, key, url: key };
+  }
+}
+
+/**
+ * Each webhook URL's signing secret in these audiences. A URL in several
+ * audiences is one target (its key); the first audience naming it wins, as
+ * in {@link resolveTargets}, and an enabled one before a disabled one.
+ */
+export function webhookSecrets(audiences: Iterable<Pick<Audience, 'webhooks'>>): Map<string, string> {
+  const secrets = new Map<string, string>();
+  const disabled: WebhookTarget[] = [];
+  for (const audience of audiences) {
+    for (const w of audience.webhooks ?? []) {
+      if (w.disabledAt !== undefined) disabled.push(w);
+      else if (!secrets.has(w.url)) secrets.set(w.url, w.secret);
+    }
+  }
+  // A disabled target's retries still sign with its secret; an enabled copy of the URL wins.
+  for (const w of disabled) if (!secrets.has(w.url)) secrets.set(w.url, w.secret);
+  return secrets;
+}
+
 /** The single X account Herald posts as. */
 export const X_TARGET_KEY = 'account';
 

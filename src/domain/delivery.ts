@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { ChannelName } from '../channels/channel.js';
-import type { DeliveryTarget } from './audience.js';
+import type { RecordedTarget } from './audience.js';
 
 export const DELIVERY_STATES = ['queued', 'sent', 'failed', 'dead'] as const;
 /**
@@ -23,7 +23,8 @@ export interface DeliveryRecord {
   /** Position of the target within the update's fan-out, for ordering listings. */
   index: number;
   channel: ChannelName;
-  target: DeliveryTarget;
+  /** Without secrets: a webhook's is read from its audience when sending. */
+  target: RecordedTarget;
   state: DeliveryState;
   attempts: number;
   providerRef: string | null;
@@ -58,7 +59,7 @@ export function deliveryId(updateId: string, channel: ChannelName, targetKey: st
 }
 
 /** How a target is shown to API callers and in logs. */
-export function describeTarget(target: DeliveryTarget): string {
+export function describeTarget(target: RecordedTarget): string {
   switch (target.channel) {
     case 'slack':
       return target.slackChannel;

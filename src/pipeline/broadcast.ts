@@ -6,13 +6,13 @@
  */
 import type { Logger } from 'pino';
 import type { ChannelName } from '../channels/channel.js';
-import { resolveTargets, type DeliveryTarget } from '../domain/audience.js';
+import { recordedTarget, resolveTargets, type DeliveryTarget } from '../domain/audience.js';
 import { deliveryId, type DeliveryRecord } from '../domain/delivery.js';
 import type { BroadcastJob } from '../queue/jobs.js';
 import { BATCH_SIZE } from '../queue/jobs.js';
 import type { AudienceStore } from '../store/audience-store.js';
 import type { DeliveryStore } from '../store/delivery-store.js';
-import type { IncidentStore } from '../store/incident-store.js';
+import { UnreadableUpdateError, type IncidentStore } from '../store/incident-store.js';
 import type { DeliveryScheduler, ScheduledDelivery } from './deliver.js';
 
 /** Targets recorded per Lua call: large enough to amortise, small enough not to block Redis. */
@@ -63,7 +63,13 @@ export class Broadcaster {
   async run(job: BroadcastJob): Promise<{ planned: number; nextUpdateId?: string }> {
     const { incidents, audiences, deliveries, scheduler, enabledChannels, logger } = this.deps;
     const { incidentId, updateId } = job;
-    const moment = await incidents.getMoment(incidentId, updateId);
+    const moment = await incidents.getMoment(incidentId, updateId).catch(async (error: unknown) => {
+      // Given up only in its turn: a later update must not overtake an earlier one still being fanned out.
+      if (error instanceof UnreadableUpdateError && error.seq !== undefined && (await incidents.fannedOutThrough(incidentId)) < error.seq - 1) {
+        throw new PredecessorPendingError(incidentId, error.seq);
+      }
+      throw error;
+    });
     if (moment === null) {
       logger.warn({ incidentId, updateId }, 'broadcast of an update that does not exist; dropped');
       await incidents.markBroadcastDone(incidentId, updateId);
@@ -91,7 +97,7 @@ export class Broadcaster {
       seq: update.seq,
       index,
       channel: target.channel,
-      target,
+      target: recordedTarget(target),
       state: 'queued',
       attempts: 0,
       providerRef: null,
@@ -128,5 +134,22 @@ export class Broadcaster {
     await incidents.markBroadcastDone(incidentId, updateId);
     logger.info({ incidentId, updateId, kind: update.kind, planned: targets.length }, 'update fanned out');
     return { planned: targets.length, ...(nextUpdateId !== undefined && { nextUpdateId }) };
+  }
+
+  /**
+   * Gives up on an update whose fan-out kept failing (its record cannot be
+   * read, a script raises on it): it counts as fanned out, so the incident's
+   * later updates, holding statements and resolution go on without it.
+   * Whatever deliveries it did plan carry on. Returns the update after it,
+   * to be woken.
+   */
+  async giveUp(job: BroadcastJob, reason: string): Promise<{ nextUpdateId?: string }> {
+    const { incidents, logger } = this.deps;
+    const { incidentId, updateId } = job;
+    const seq = await incidents.seqOf(incidentId, updateId);
+    const nextUpdateId = seq === undefined ? undefined : await incidents.markFannedOut(incidentId, seq);
+    await incidents.markBroadcastDone(incidentId, updateId);
+    logger.error({ incidentId, updateId, seq, err: reason }, 'gave up broadcasting an update; the incident\'s later updates go on without it');
+    return nextUpdateId === undefined ? {} : { nextUpdateId };
   }
 }

@@ -71,6 +71,33 @@ export class CommanderNotifier {
     }
   }
 
+  /**
+   * Tells the commander that an update could not be broadcast at all (its
+   * fan-out kept failing and was given up) — once per update, as a
+   * delivery-failed alert naming every target.
+   */
+  async broadcastFailed(incidentId: string, updateId: string, error: string, attempts: number): Promise<void> {
+    const { deliveries } = this.deps;
+    const found = await this.deps.incidents.getConversation(incidentId);
+    if (found === null || found.commander === null) return;
+    const { type: _, ...incident } = found;
+    const last = incident.updates.at(-1);
+    if (last === undefined || !(await deliveries.claimDeadAlert(updateId))) return;
+    // An update whose record cannot be read is shown by what is known of it: its id.
+    const update = incident.updates.find((u) => u.id === updateId) ?? { ...last, id: updateId, message: `(update ${updateId} cannot be read back from Redis)` };
+    const { updates, ...snapshot } = incident;
+    const context: RenderContext = {
+      ...renderContext(snapshot, update, this.deps.publicUrl, updates[0]),
+      failure: { channel: 'any channel', target: 'every target of its audiences', error: `the broadcast was given up: ${error}`, attempts },
+    };
+    try {
+      await this.send(incident, 'delivery-failed', context, `failed.${updateId}`);
+    } catch (sendError) {
+      await deliveries.releaseDeadAlert(updateId);
+      throw sendError;
+    }
+  }
+
   private context(incident: IncidentWithUpdates): RenderContext | undefined {
     const last = incident.updates.at(-1);
     if (last === undefined) return undefined;

@@ -12,12 +12,13 @@ import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import {
   DeliveryError,
+  PermanentDeliveryError,
   RateLimitedError,
   TargetGoneError,
   type ChannelName,
 } from '../channels/channel.js';
 import type { Channels } from '../channels/registry.js';
-import type { ChannelTarget } from '../domain/audience.js';
+import { targetFromKey, type ChannelTarget, type RecordedTarget } from '../domain/audience.js';
 import { isFinal, type DeliveryRecord } from '../domain/delivery.js';
 import type { Incident, IncidentUpdate } from '../domain/incident.js';
 import { plainTitle, publicIncident, publicUpdate } from '../domain/public-view.js';
@@ -27,7 +28,7 @@ import type { Renderer } from '../render/renderer.js';
 import { distinctPost } from '../render/x-text.js';
 import type { EmailRendered, RenderContext } from '../render/types.js';
 import type { AudienceStore } from '../store/audience-store.js';
-import { CLAIM_STATUS, parseLaneToken, type DeliveryStore, type LaneToken, type ThreadState } from '../store/delivery-store.js';
+import { CLAIM_STATUS, parseLaneToken, type DeliveryStore, type LaneToken, type ThreadState, type UnreadableDelivery } from '../store/delivery-store.js';
 import type { IncidentStore } from '../store/incident-store.js';
 import { logDeadDelivery, logFailedAttempt } from './delivery-log.js';
 import { renderContext, webhookEventType } from './render-context.js';
@@ -137,6 +138,8 @@ export class Deliverer {
    * the rest of the batch, not just the next jobs.
    */
   private readonly pausedUntil = new Map<ChannelName, number>();
+  /** Webhook signing secrets by URL, as the latest webhook job read them from the audiences. */
+  private secrets: ReadonlyMap<string, string> = new Map();
 
   constructor(private readonly deps: DelivererDeps) {
     this.now = deps.now ?? (() => new Date());
@@ -160,7 +163,13 @@ export class Deliverer {
     const alreadyFinal: DeliveryRecord[] = [];
     const mine: DeliveryRecord[] = [];
     const heldElsewhere: DeliveryRecord[] = [];
-    for (const { status, record } of claimed) {
+    const unreadable: Outcome[] = [];
+    for (const claim of claimed) {
+      if (claim.status === CLAIM_STATUS.undecodable) {
+        unreadable.push({ record: this.unreadableRecord(job, claim.unreadable) });
+        continue;
+      }
+      const { status, record } = claim;
       if (record === null) continue;
       records.push(record);
       if (status === CLAIM_STATUS.final) alreadyFinal.push(record);
@@ -168,13 +177,20 @@ export class Deliverer {
       else if (status === CLAIM_STATUS.held) heldElsewhere.push(record);
     }
     const previous = new Map(records.map((r) => [r.id, r.state]));
+    if (unreadable.length > 0) {
+      this.deps.logger.error(
+        { incidentId, updateId, channel, deliveries: unreadable.map((o) => ({ id: o.record.id, error: o.record.error })) },
+        'delivery records cannot be read; marked dead so that their targets\' later updates go on',
+      );
+    }
+    if (mine.length > 0 && channel === 'webhook') this.secrets = await this.deps.audiences.webhookSecrets();
 
     // Each outcome is recorded as soon as it is known, so a target that hangs
     // never holds back its batch-mates' next updates. Writes coalesce: while
     // one flush is in flight, the outcomes that arrive wait for the next.
-    const outcomes: Outcome[] = [];
+    const outcomes: Outcome[] = [...unreadable];
     const unrecorded: Outcome[] = [];
-    let flushing: Promise<void> = this.record(job, owner, [], alreadyFinal, previous).then(() => this.recheckLater(job, heldElsewhere));
+    let flushing: Promise<void> = this.record(job, owner, unreadable, alreadyFinal, previous).then(() => this.recheckLater(job, heldElsewhere));
     let failure: unknown;
     const flush = (): Promise<void> => {
       flushing = flushing
@@ -216,7 +232,62 @@ export class Deliverer {
       await deliveries.release(owner, mine.filter((r) => !recorded.has(r.id)).map((r) => r.id));
     }
     const count = (state: DeliveryRecord['state']): number => outcomes.filter((o) => o.record.state === state).length;
-    return { sent: count('sent'), failed: count('failed'), dead: count('dead'), skipped: records.length - outcomes.length };
+    return { sent: count('sent'), failed: count('failed'), dead: count('dead'), skipped: records.length + unreadable.length - outcomes.length };
+  }
+
+  /**
+   * Gives up on a job that kept failing for a reason no provider gave (a
+   * bug, a record or update that cannot be read, a script that raises): its
+   * deliveries that are not final and not in another live job's hands become
+   * `dead` with the reason, their lanes move on to the targets' later
+   * updates, and the commander is alerted (once per update). Returns how
+   * many it marked dead.
+   */
+  async giveUp(job: DeliveryJob, reason: string): Promise<number> {
+    const owner = `gave-up.${job.updateId}.${this.now().getTime()}`;
+    const claimed = await this.deps.deliveries.claim(owner, job.updateId, job.incidentId, job.channel, job.deliveryIds);
+    const error = `gave up: ${reason}`;
+    const dead: Outcome[] = [];
+    const previous = new Map<string, DeliveryRecord['state']>();
+    for (const claim of claimed) {
+      if (claim.status === CLAIM_STATUS.undecodable) {
+        dead.push({ record: this.unreadableRecord(job, claim.unreadable) });
+      } else if (claim.record !== null && (claim.status === CLAIM_STATUS.mine || claim.status === CLAIM_STATUS.waiting)) {
+        previous.set(claim.record.id, claim.record.state);
+        dead.push({ record: { ...claim.record, state: 'dead', error, retryAt: null } });
+      }
+    }
+    await this.record(job, owner, dead, [], previous);
+    return dead.length;
+  }
+
+  /** The dead record that replaces one that cannot be read: it names its target by its lane. */
+  private unreadableRecord(job: DeliveryJob, unreadable: UnreadableDelivery): DeliveryRecord {
+    const now = this.now().toISOString();
+    return {
+      id: unreadable.id,
+      incidentId: job.incidentId,
+      updateId: job.updateId,
+      seq: 0,
+      index: 0,
+      channel: job.channel,
+      target: targetFromKey(job.channel, unreadable.targetKey),
+      state: 'dead',
+      attempts: 0,
+      providerRef: null,
+      error: `undecodable delivery record: ${unreadable.error}`,
+      queuedAt: now,
+      sentAt: null,
+      retryAt: null,
+    };
+  }
+
+  /** A webhook target with its signing secret, which only its audience keeps. */
+  private signingTarget(target: Extract<RecordedTarget, { channel: 'webhook' }>): ChannelTarget<'webhook'> {
+    const secret = this.secrets.get(target.url);
+    // Removed from every audience before its turn: its secret went with it, and an unsigned request would be refused.
+    if (secret === undefined) throw new PermanentDeliveryError('target_removed', 'the webhook was removed from every audience before its turn');
+    return { ...target, secret };
   }
 
   private async record(
@@ -424,7 +495,7 @@ export class Deliverer {
             rendered: renderer.render('webhook', update.kind, context),
           })),
         );
-        return this.deps.channels.webhook.send(target, { id: record.id, body });
+        return this.deps.channels.webhook.send(this.signingTarget(target), { id: record.id, body });
       }
     }
   }

@@ -9,27 +9,55 @@ import { CHANNEL_NAMES, type ChannelName } from '../channels/channel.js';
 import type { DeliveryScheduler, ScheduledDelivery } from '../pipeline/deliver.js';
 import { BROADCAST_QUEUE, deliveryQueueName, type BroadcastJob, type DeliveryJob } from './jobs.js';
 
+/** How often, and how far apart, a job that failed unexpectedly is tried again. */
+export interface JobRetry {
+  /** @defaultValue 10 */
+  maxAttempts: number;
+  /** First delay; each next one doubles. @defaultValue 1000 */
+  baseDelayMs: number;
+}
+
 /**
- * Retries of a job that failed unexpectedly (Redis gone mid-job, a bug):
+ * Options of every job. Its retries are for failures outside any provider's
+ * answer (Redis gone mid-job, a bug, a record that cannot be read):
  * deliveries' own retries are per target and scheduled by the pipeline.
  */
-export const DEFAULT_JOB_OPTIONS: JobsOptions = {
-  attempts: 10,
-  backoff: { type: 'exponential', delay: 1000 },
-  // Kept for a while so a re-added job id is recognised as already done.
-  removeOnComplete: { age: 3600, count: 50_000 },
-  removeOnFail: { age: 7 * 24 * 3600 },
-};
+export function jobOptions(retry: JobRetry = { maxAttempts: 10, baseDelayMs: 1000 }): JobsOptions {
+  return {
+    attempts: retry.maxAttempts,
+    backoff: { type: 'exponential', delay: retry.baseDelayMs },
+    // Kept for a while so a re-added job id is recognised as already done.
+    removeOnComplete: { age: 3600, count: 50_000 },
+    removeOnFail: { age: 7 * 24 * 3600 },
+  };
+}
 
-/** How long an exhausted job rests before it is queued again. */
+/** How long a job that ran out of tries while Redis was away rests before it is queued again. */
 const REQUEUE_DELAY_MS = 5 * 60_000;
+
+/**
+ * Errors that say Redis (not the job) is in trouble: the connection is
+ * gone or timed out, or the server refuses for now (loading its data, a
+ * replica, out of memory, cannot persist, a cluster moving slots). Jobs
+ * failing so are tried again until Redis is back, never given up.
+ */
+const REDIS_REFUSING = /\b(?:LOADING|READONLY|OOM|MISCONF|CLUSTERDOWN|TRYAGAIN|MASTERDOWN|NOREPLICAS|BUSY)\b/;
+const REDIS_UNREACHABLE =
+  /ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|EAI_AGAIN|connection is closed|stream isn't writeable|max retries per request|command timed out|socket closed|connection lost|none of the sentinels are available|failed to refresh slots cache|cluster is not ready/i;
+
+/** Whether a job failed because Redis was away or refusing, rather than for a reason of its own. */
+export function isRedisOutage(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const text = `${error.name}: ${error.message}`;
+  return REDIS_REFUSING.test(text) || REDIS_UNREACHABLE.test(text) || (error.cause !== undefined && isRedisOutage(error.cause));
+}
 
 export class HeraldQueues implements DeliveryScheduler {
   readonly broadcast: Queue<BroadcastJob>;
   readonly delivery: Record<ChannelName, Queue<DeliveryJob>>;
 
-  constructor(connection: Redis, prefix: string) {
-    const options = { connection, prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS };
+  constructor(connection: Redis, prefix: string, retry?: JobRetry) {
+    const options = { connection, prefix, defaultJobOptions: jobOptions(retry) };
     this.broadcast = new Queue<BroadcastJob>(BROADCAST_QUEUE, options);
     this.delivery = Object.fromEntries(
       CHANNEL_NAMES.map((c) => [c, new Queue<DeliveryJob>(deliveryQueueName(c), options)]),
@@ -71,14 +99,14 @@ export class HeraldQueues implements DeliveryScheduler {
     );
   }
 
-  /** Queues a job's data again under a fresh id, after a pause, once all its attempts failed. */
+  /** Queues a job's data again under a fresh id, after a pause, once all its attempts failed while Redis was away. */
   async requeue(queueName: string, data: BroadcastJob | DeliveryJob, jobId: string, logger: Logger): Promise<void> {
     const queue = this.all().find((q) => q.name === queueName);
     if (queue === undefined) return;
     const again = `${jobId}.again.${Date.now()}`;
     try {
       await queue.add(queueName, data, { jobId: again, delay: REQUEUE_DELAY_MS });
-      logger.warn({ queue: queueName, jobId, requeuedAs: again }, 'job out of attempts; queued again');
+      logger.warn({ queue: queueName, jobId, requeuedAs: again }, 'job out of attempts while Redis was away; queued again');
     } catch (error) {
       logger.error({ queue: queueName, jobId, err: error instanceof Error ? error.message : error }, 'could not queue an exhausted job again');
     }

@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { emailKey, type Audience } from '../domain/audience.js';
+import { emailKey, webhookSecrets, type Audience } from '../domain/audience.js';
 import type { Keys } from './keys.js';
 import { LuaScript } from './lua-script.js';
 
@@ -30,6 +30,7 @@ export type AudienceInput = Omit<Audience, 'name' | 'createdAt' | 'updatedAt'>;
 
 export class AudienceStore {
   #snapshot: AudienceSnapshot | undefined;
+  #secrets: { version: string; secrets: ReadonlyMap<string, string> } | undefined;
 
   constructor(
     private readonly redis: Redis,
@@ -119,6 +120,24 @@ export class AudienceStore {
       }
       return changed;
     });
+  }
+
+  /**
+   * Each webhook URL's signing secret, from the audiences alone (delivery
+   * records carry none). Kept per process and change like {@link snapshot},
+   * but only the URL → secret pairs: a worker need not hold every audience.
+   */
+  async webhookSecrets(): Promise<ReadonlyMap<string, string>> {
+    const version = await this.redis.get(this.keys.audiencesVersion);
+    const cached = this.#secrets;
+    if (cached !== undefined && version !== null && cached.version === version) return cached.secrets;
+    const [[, current], [, all]] = (await this.redis.multi().get(this.keys.audiencesVersion).hvals(this.keys.audiences).exec()) as [
+      [unknown, string | null],
+      [unknown, string[]],
+    ];
+    const secrets = webhookSecrets(all.map((json) => JSON.parse(json) as Pick<Audience, 'webhooks'>));
+    if (current !== null) this.#secrets = { version: current, secrets };
+    return secrets;
   }
 
   private async edit(names: readonly string[], now: Date, change: (audience: Audience) => boolean): Promise<string[]> {

@@ -114,6 +114,8 @@ export const CLAIM_STATUS = {
   mine: 3,
   /** Its turn, but another live job holds it. */
   held: 4,
+  /** Its stored record cannot be read (not JSON, or not a delivery): it can never be sent. */
+  undecodable: 5,
 } as const;
 type ClaimStatus = (typeof CLAIM_STATUS)[keyof typeof CLAIM_STATUS];
 
@@ -121,25 +123,52 @@ type ClaimStatus = (typeof CLAIM_STATUS)[keyof typeof CLAIM_STATUS];
  * KEYS: deliveries hash (update), lanes hash (incident, channel), then one
  * lease key per delivery id
  * ARGV: owner, lease ms, updateId, then the delivery ids
- * Returns (status, record JSON or '') per id. A lease this same owner took
- * before (the job is a retry of itself) is still its own.
+ * Returns (status, record JSON or '', detail) per id; detail is the
+ * record's target key. A lease this same owner took before (the job is a
+ * retry of itself) is still its own. A record that does not decode is
+ * reported, not raised on — one bad record must not fail its batch-mates'
+ * claim: its detail is JSON of the decoder's complaint and the target key of
+ * the lane it is in ('' if none), found by looking through the lanes (rare,
+ * so the cost of a scan is fine).
  */
 const CLAIM = new LuaScript(
   'claim-deliveries',
   `${LANE_FUNCTIONS}
 local deliveries, lanes = KEYS[1], KEYS[2]
 local owner, ttl, updateId = ARGV[1], ARGV[2], ARGV[3]
+local function decodeRecord(json)
+  local ok, record = pcall(cjson.decode, json)
+  if not ok then return nil, tostring(record) end
+  if type(record) ~= 'table' or type(record.state) ~= 'string' or type(record.target) ~= 'table' or type(record.target.key) ~= 'string' then
+    return nil, 'not a delivery record'
+  end
+  return record
+end
+local function laneOf(token)
+  local all = redis.call('HGETALL', lanes)
+  for j = 1, #all, 2 do
+    local lane = all[j + 1]
+    if lane == token or string.find(' ' .. lane .. ' ', ' ' .. token .. ' ', 1, true) then return all[j] end
+  end
+  return ''
+end
 local out = {}
 for i = 4, #ARGV do
   local id = ARGV[i]
+  local token = updateId .. '/' .. id
   local json = redis.call('HGET', deliveries, id)
   local status = 0
+  local detail = ''
   if json then
-    local record = cjson.decode(json)
-    if record.state == 'sent' or record.state == 'dead' then
+    local record, complaint = decodeRecord(json)
+    if not record then
+      status = 5
+      detail = cjson.encode({ error = complaint, targetKey = laneOf(token) })
+    elseif record.state == 'sent' or record.state == 'dead' then
       status = 1
+      detail = record.target.key
     else
-      local token = updateId .. '/' .. id
+      detail = record.target.key
       if not isHead(redis.call('HGET', lanes, record.target.key), token) then
         status = 2
       else
@@ -154,6 +183,7 @@ for i = 4, #ARGV do
   end
   out[#out + 1] = status
   out[#out + 1] = json or ''
+  out[#out + 1] = detail
 end
 return out
 `,
@@ -209,9 +239,17 @@ return 1`,
 );
 
 /** One delivery of a job, as {@link DeliveryStore.claim} found it. */
-export interface Claimed {
-  status: ClaimStatus;
-  record: DeliveryRecord | null;
+export type Claimed =
+  | { status: Exclude<ClaimStatus, typeof CLAIM_STATUS.undecodable>; record: DeliveryRecord | null }
+  | { status: typeof CLAIM_STATUS.undecodable; record: null; unreadable: UnreadableDelivery };
+
+/** A delivery whose stored record cannot be read. */
+export interface UnreadableDelivery {
+  id: string;
+  /** Why it cannot be read (the decoder's complaint). */
+  error: string;
+  /** The key of the target whose lane holds it, or '' when no lane does. */
+  targetKey: string;
 }
 
 /** What one flush of a delivery job writes; see {@link DeliveryStore.record}. */
@@ -228,6 +266,16 @@ export interface Recording {
   previous: ReadonlyMap<string, DeliveryRecord['state']>;
   /** Deliveries in a final state, popped off their lanes. */
   final: readonly DeliveryRecord[];
+}
+
+/** A stored delivery record, or null when it is not JSON or not a delivery. */
+function parseRecord(json: string): DeliveryRecord | null {
+  try {
+    const record = JSON.parse(json) as Partial<DeliveryRecord> | null;
+    return typeof record?.state === 'string' && typeof record.target?.key === 'string' ? (record as DeliveryRecord) : null;
+  } catch {
+    return null;
+  }
 }
 
 /** A target's field in the incident's threads hash. */
@@ -265,7 +313,11 @@ export class DeliveryStore {
     const results = (await pipeline.exec()) ?? [];
     const records: DeliveryRecord[] = [];
     for (const [, values] of results) {
-      for (const v of (values as string[] | undefined) ?? []) records.push(JSON.parse(v) as DeliveryRecord);
+      for (const v of (values as string[] | undefined) ?? []) {
+        // An unreadable record is left out until its job marks it dead (and readable) again.
+        const record = parseRecord(v);
+        if (record !== null) records.push(record);
+      }
     }
     return records.sort((a, b) => a.seq - b.seq || a.index - b.index);
   }
@@ -280,9 +332,22 @@ export class DeliveryStore {
     const keys = [this.keys.deliveries(updateId), this.keys.lanes(incidentId, channel), ...ids.map((id) => this.leaseKey(id))];
     const out = (await CLAIM.run(this.redis, keys, [owner, LEASE_MS, updateId, ...ids])) as Array<number | string>;
     const claimed: Claimed[] = [];
-    for (let i = 0; i < out.length; i += 2) {
+    for (let i = 0; i < out.length; i += 3) {
+      const id = ids[i / 3]!;
+      const status = out[i] as ClaimStatus;
       const json = out[i + 1] as string;
-      claimed.push({ status: out[i] as ClaimStatus, record: json === '' ? null : (JSON.parse(json) as DeliveryRecord) });
+      if (status === CLAIM_STATUS.undecodable) {
+        const { error, targetKey } = JSON.parse(out[i + 2] as string) as { error: string; targetKey: string };
+        claimed.push({ status, record: null, unreadable: { id, error, targetKey } });
+        continue;
+      }
+      const record = json === '' ? null : parseRecord(json);
+      if (json !== '' && record === null) {
+        // Lua read it, JavaScript cannot: as unreadable, in the lane Lua found it in.
+        claimed.push({ status: CLAIM_STATUS.undecodable, record: null, unreadable: { id, error: 'not a delivery record', targetKey: out[i + 2] as string } });
+      } else {
+        claimed.push({ status: status as Exclude<ClaimStatus, typeof CLAIM_STATUS.undecodable>, record });
+      }
     }
     return claimed;
   }

@@ -158,8 +158,11 @@ function iso(ms: string | undefined): string | null {
 /**
  * KEYS: incident hash, updates list. ARGV: updateId.
  * Returns [incident hash as a flat list, first update JSON, that update's
- * JSON], or nil when the incident does not exist. The update is looked for
- * from the newest back: a broadcast is almost always of one of the last.
+ * JSON, its index], or nil when the incident does not exist. The update is
+ * looked for from the newest back: a broadcast is almost always of one of
+ * the last. A record that names the id but does not decode here is returned
+ * as found (never raised on: one bad record must not hide the others), for
+ * the caller to judge.
  */
 const GET_MOMENT = new LuaScript(
   'get-moment',
@@ -168,14 +171,19 @@ local h = redis.call('HGETALL', KEYS[1])
 if #h == 0 then return nil end
 local n = redis.call('LLEN', KEYS[2])
 local found = false
+local index = -1
 for i = -1, -n, -1 do
   local json = redis.call('LINDEX', KEYS[2], i)
-  if string.find(json, ARGV[1], 1, true) and cjson.decode(json).id == ARGV[1] then
-    found = json
-    break
+  if string.find(json, ARGV[1], 1, true) then
+    local ok, update = pcall(cjson.decode, json)
+    if not ok or type(update) ~= 'table' or update.id == ARGV[1] then
+      found = json
+      index = n + i
+      break
+    end
   end
 end
-return { h, redis.call('LINDEX', KEYS[2], 0), found }
+return { h, redis.call('LINDEX', KEYS[2], 0), found, index }
 `,
 );
 
@@ -204,6 +212,37 @@ function toIncident(h: Record<string, string>): Incident {
     nextUpdateDueAt: iso(h.nextUpdateDueAt),
     resolvedAt: iso(h.resolvedAt),
   };
+}
+
+/** A stored update as JSON.parse reads it, or null when it is not JSON or not an update. */
+function parseUpdate(json: string): IncidentUpdate | null {
+  try {
+    const update = JSON.parse(json) as Partial<IncidentUpdate> | null;
+    return typeof update?.id === 'string' && typeof update.seq === 'number' ? (update as IncidentUpdate) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The readable updates of a list; an unreadable one is left out (its broadcast reports it). */
+function readableUpdates(list: readonly string[]): IncidentUpdate[] {
+  return list.map(parseUpdate).filter((u): u is IncidentUpdate => u !== null);
+}
+
+/**
+ * An update's stored record cannot be read, so it can never be broadcast;
+ * `seq` is where it stands in its incident, when that could be told.
+ */
+export class UnreadableUpdateError extends Error {
+  constructor(
+    readonly incidentId: string,
+    readonly updateId: string,
+    readonly seq: number | undefined,
+    readonly reason: string,
+  ) {
+    super(`the stored record of update ${updateId} of incident ${incidentId} cannot be read: ${reason}`);
+    this.name = 'UnreadableUpdateError';
+  }
 }
 
 function scriptError(error: unknown, incidentId: string): never {
@@ -374,7 +413,7 @@ export class IncidentStore {
       .exec()) as [[unknown, Record<string, string>], [unknown, string[]]];
     if (h.id === undefined) return null;
     const type = h.type === 'maintenance' ? 'maintenance' : 'incident';
-    return { ...toIncident(h), type, updates: updates.map((u) => JSON.parse(u) as IncidentUpdate) };
+    return { ...toIncident(h), type, updates: readableUpdates(updates) };
   }
 
   /**
@@ -385,19 +424,35 @@ export class IncidentStore {
    */
   async getMoment(incidentId: string, updateId: string): Promise<Moment | null> {
     const found = (await GET_MOMENT.run(this.redis, [this.keys.incident(incidentId), this.keys.updates(incidentId)], [updateId])) as
-      | [string[], string | null, string | null]
+      | [string[], string | null, string | null, number]
       | null;
     if (found === null) return null;
-    const [flat, opening, update] = found;
-    if (opening === null || update === null) return null;
+    const [flat, openingJson, updateJson, index] = found;
+    if (openingJson === null || updateJson === null) return null;
+    const seq = index + 1;
+    const update = parseUpdate(updateJson);
+    if (update === null || update.id !== updateId) throw new UnreadableUpdateError(incidentId, updateId, seq, 'not an update in JSON');
+    const opening = parseUpdate(openingJson);
+    if (opening === null) throw new UnreadableUpdateError(incidentId, updateId, seq, 'the incident\'s first update cannot be read');
     const h: Record<string, string> = {};
     for (let i = 0; i < flat.length; i += 2) h[flat[i]!] = flat[i + 1]!;
-    return {
-      incident: toIncident(h),
-      type: h.type === 'maintenance' ? 'maintenance' : 'incident',
-      update: JSON.parse(update) as IncidentUpdate,
-      opening: JSON.parse(opening) as IncidentUpdate,
-    };
+    return { incident: toIncident(h), type: h.type === 'maintenance' ? 'maintenance' : 'incident', update, opening };
+  }
+
+  /**
+   * Where an update stands in its incident (its seq), read from the stored
+   * list without trusting any record to decode; undefined when no record
+   * names it.
+   */
+  async seqOf(incidentId: string, updateId: string): Promise<number | undefined> {
+    const list = await this.redis.lrange(this.keys.updates(incidentId), 0, -1);
+    for (let i = list.length - 1; i >= 0; i--) {
+      const json = list[i]!;
+      if (!json.includes(updateId)) continue;
+      const update = parseUpdate(json);
+      if (update === null || update.id === updateId) return i + 1;
+    }
+    return undefined;
   }
 
   /** Newest first. */
@@ -415,7 +470,7 @@ export class IncidentStore {
       if (h?.id === undefined) continue;
       const incident = toIncident(h);
       if (state === 'resolved' && isOpen(incident)) continue;
-      incidents.push({ ...incident, updates: updates.map((u) => JSON.parse(u) as IncidentUpdate) });
+      incidents.push({ ...incident, updates: readableUpdates(updates) });
       if (incidents.length >= limit) break;
     }
     return incidents;
@@ -446,7 +501,8 @@ export class IncidentStore {
   async markFannedOut(incidentId: string, seq: number): Promise<string | undefined> {
     await MARK_FANNED_OUT.run(this.redis, [this.keys.incident(incidentId)], [seq]);
     const next = await this.redis.lindex(this.keys.updates(incidentId), seq);
-    return next === null ? undefined : (JSON.parse(next) as IncidentUpdate).id;
+    // An unreadable successor is not woken: its own broadcast finds it after its short wait.
+    return next === null ? undefined : parseUpdate(next)?.id;
   }
 }
 

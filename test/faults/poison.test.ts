@@ -1,0 +1,180 @@
+/**
+ * No single record, update or job may block the others. Records Herald
+ * cannot decode are written straight into Redis, as a bug, a partial write
+ * or an old version of Herald could leave them:
+ *
+ * - a delivery record of one webhook target among several: its batch-mates
+ *   are sent, it goes `dead` with the reason, the commander is alerted, and
+ *   the incident's next update reaches every target, that one included;
+ * - an update record: after a bounded number of tries its broadcast is given
+ *   up, the commander is alerted, and the incident's later updates (here its
+ *   resolution) still go out, in order.
+ */
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startHerald, type RunningHerald } from '../../src/herald.js';
+import { createLogger } from '../../src/logger.js';
+import { eventually, startStack, type Stack } from '../support/stack.js';
+import { created, settledDeliveries, updateIdOf, webhookTargets } from './support.js';
+
+const COMMANDER = { name: 'Dana', email: 'dana@corp.example', slackUserId: 'U0DANA' };
+/** Few, quick tries: a job that cannot succeed is given up within a second or so. */
+const JOB_RETRY = { HERALD_JOB_MAX_ATTEMPTS: '3', HERALD_JOB_BASE_DELAY_MS: '100' };
+const WAIT_MS = 20_000;
+
+describe('given a delivery record Herald cannot decode, among its batch-mates', () => {
+  let stack: Stack;
+  let redis: Redis;
+  let webhookQueue: Queue;
+
+  beforeAll(async () => {
+    stack = await startStack({ env: JOB_RETRY });
+    redis = new Redis(stack.env.REDIS_URL!);
+    webhookQueue = new Queue('deliver-webhook', { connection: redis, prefix: stack.config.prefix });
+  });
+
+  afterAll(async () => {
+    await webhookQueue?.close();
+    redis?.disconnect();
+    await stack?.stop();
+  });
+
+  it('the others are sent, it is dead with the reason, the commander is alerted, and the next update reaches everyone', async () => {
+    const { hooks, slack, smtp } = stack;
+    const prefix = stack.config.prefix;
+    const targets = webhookTargets(hooks, 'poison', 5);
+    const audience = await stack.api('PUT', '/v1/audiences/partners', { webhooks: targets.map(({ url, secret }) => ({ url, secret })) });
+    expect(audience.statusCode, audience.body).toBe(200);
+
+    // Hold the webhook channel (as a provider's rate limit would) until the records are tampered with.
+    const pauseKey = `${prefix}:pause:webhook`;
+    await redis.set(pauseKey, String(Date.now() + 120_000), 'PX', 120_000);
+    const opened = created(
+      await stack.api('POST', '/v1/incidents', {
+        title: 'Checkout errors',
+        severity: 'major',
+        status: 'investigating',
+        message: 'Some checkouts fail.',
+        components: ['checkout'],
+        audiences: ['partners'],
+        commander: COMMANDER,
+      }),
+    );
+    const incidentId = opened.incident.id;
+    const deliveriesKey = `${prefix}:deliveries:${opened.update.id}`;
+    await eventually(async () => (await redis.hlen(deliveriesKey)) === 5 && (await webhookQueue.getDelayedCount()) > 0, WAIT_MS, 'the fan-out, held back');
+
+    const records = await redis.hgetall(deliveriesKey);
+    const idOf = (url: string): string => {
+      const found = Object.entries(records).find(([, json]) => (JSON.parse(json) as { target: { url: string } }).target.url === url);
+      if (found === undefined) throw new Error(`no delivery to ${url}`);
+      return found[0];
+    };
+    const [garbled, surrogate, ...healthy] = targets as [(typeof targets)[0], (typeof targets)[0], ...typeof targets];
+    // Half a record, as a partial write leaves it; and one holding a lone UTF-16
+    // surrogate, which JSON.stringify writes and Redis' Lua JSON decoder refuses.
+    const garbledId = idOf(garbled.url);
+    await redis.hset(deliveriesKey, garbledId, records[garbledId]!.slice(0, 40));
+    const surrogateId = idOf(surrogate.url);
+    await redis.hset(deliveriesKey, surrogateId, records[surrogateId]!.replace('"state":"queued"', '"state":"queued","note":"\\ud800"'));
+
+    await redis.del(pauseKey);
+    for (const job of await webhookQueue.getDelayed()) await job.promote();
+
+    for (const { path } of healthy) await hooks.waitFor({ path }, WAIT_MS);
+    const list = await settledDeliveries(stack, incidentId, { updateId: opened.update.id, count: 5, timeoutMs: WAIT_MS });
+    for (const { url } of healthy) expect(list.find((d) => d.target === url)).toMatchObject({ state: 'sent' });
+    for (const id of [garbledId, surrogateId]) {
+      const dead = list.find((d) => d.id === id);
+      expect(dead).toMatchObject({ state: 'dead' });
+      expect(dead!.error).toMatch(/^undecodable delivery record: /);
+    }
+    expect(hooks.received(garbled.path)).toHaveLength(0);
+    expect(hooks.received(surrogate.path)).toHaveLength(0);
+
+    // The commander hears of it, by Slack DM and by email.
+    await slack.waitFor((fake) => fake.posts(COMMANDER.slackUserId).length > 0, WAIT_MS);
+    expect(slack.posts(COMMANDER.slackUserId)[0]!.text).toMatch(/undecodable delivery record/);
+    await smtp.waitFor({ to: COMMANDER.email }, WAIT_MS);
+
+    // The targets' lanes moved on: the next update reaches all five, signed.
+    const next = created(await stack.api('POST', `/v1/incidents/${incidentId}/updates`, { message: 'A fix is rolling out.', status: 'identified' }));
+    for (const { path } of targets) {
+      await hooks.waitFor({ path, where: (r) => updateIdOf(r) === next.update.id }, WAIT_MS);
+    }
+    expect(hooks.received().every((r) => r.signatureValid)).toBe(true);
+  }, 60_000);
+});
+
+describe('given an update record Herald cannot decode, between two good ones', () => {
+  let stack: Stack;
+  let redis: Redis;
+  let workers: RunningHerald | undefined;
+
+  beforeAll(async () => {
+    // The API alone first: updates are stored and queued, and nothing reads them yet.
+    stack = await startStack({ roles: ['api'], env: JOB_RETRY });
+    redis = new Redis(stack.env.REDIS_URL!);
+  });
+
+  afterEach(async () => {
+    await workers?.stop();
+  });
+
+  afterAll(async () => {
+    redis?.disconnect();
+    await stack?.stop();
+  });
+
+  it('its broadcast is given up after a few tries, the commander is alerted, and the resolution still goes out', async () => {
+    const { hooks, slack, smtp } = stack;
+    const [target] = webhookTargets(hooks, 'timeline', 1) as [{ path: string; url: string; secret: string }];
+    const audience = await stack.api('PUT', '/v1/audiences/partners', {
+      slack: { channels: ['C0STATUS'] },
+      webhooks: [{ url: target.url, secret: target.secret }],
+    });
+    expect(audience.statusCode, audience.body).toBe(200);
+    const opened = created(
+      await stack.api('POST', '/v1/incidents', {
+        title: 'Search is slow',
+        severity: 'minor',
+        status: 'investigating',
+        message: 'Searches take several seconds.',
+        components: ['search'],
+        audiences: ['partners'],
+        commander: COMMANDER,
+      }),
+    );
+    const incidentId = opened.incident.id;
+    const poisoned = created(await stack.api('POST', `/v1/incidents/${incidentId}/updates`, { message: 'We found the slow query.' }));
+    const resolved = created(await stack.api('POST', `/v1/incidents/${incidentId}/resolve`, { message: 'Search is fast again.' }));
+
+    // The second update's record, cut short: it still names its id, and decodes nowhere.
+    const updatesKey = `${stack.config.prefix}:incident:${incidentId}:updates`;
+    const stored = await redis.lindex(updatesKey, 1);
+    expect(stored).toContain(poisoned.update.id);
+    await redis.lset(updatesKey, 1, stored!.slice(0, stored!.indexOf(poisoned.update.id) + poisoned.update.id.length + 10));
+
+    workers = await startHerald({ config: stack.config, roles: new Set(['workers']), logger: createLogger(stack.config.logLevel) });
+
+    // The opening and the resolution reach the webhook, in order; the poisoned update never does.
+    const arrived = await hooks.waitFor({ path: target.path, count: 2 }, WAIT_MS);
+    expect(arrived.map(updateIdOf)).toEqual([opened.update.id, resolved.update.id]);
+    await slack.waitFor((fake) => fake.posts('C0STATUS').length >= 2, WAIT_MS);
+
+    // The commander is told the update was given up, by Slack DM and by email.
+    await slack.waitFor((fake) => fake.posts(COMMANDER.slackUserId).length > 0, WAIT_MS);
+    const dm = slack.posts(COMMANDER.slackUserId)[0]!.text;
+    expect(dm).toContain('Search is slow');
+    expect(dm).toMatch(/given up/);
+    expect(dm).toContain(poisoned.update.id);
+    await smtp.waitFor({ to: COMMANDER.email }, WAIT_MS);
+
+    // The incident still reads: its readable updates, resolved.
+    const incident = await stack.api('GET', `/v1/incidents/${incidentId}`);
+    expect(incident.statusCode, incident.body).toBe(200);
+    expect(incident.json()).toMatchObject({ status: 'resolved' });
+    expect(hooks.received(target.path).every((r) => r.signatureValid)).toBe(true);
+  }, 60_000);
+});
