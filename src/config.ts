@@ -65,6 +65,15 @@ export interface Config {
   webhookConnectionsPerOrigin: number;
   /** Most pooled SMTP connections. */
   smtpMaxConnections: number;
+  /** Most audiences that may exist; a PUT of one more is refused (409). */
+  maxAudiences: number;
+  /** Most targets (Slack channels, X, email recipients, webhooks, …) one audience may name (413 beyond). */
+  maxTargetsPerAudience: number;
+  /**
+   * Most bytes a request sent with an `Idempotency-Key` may carry (413
+   * beyond, before any work), and the most bytes of an answer kept for its replay.
+   */
+  idempotencyMaxBytes: number;
   logLevel: string;
   /**
    * Tries of a queue job that fails for a reason no provider gave (a bug, a
@@ -261,6 +270,14 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     jobLockMs: integer(env, 'HERALD_JOB_LOCK_MS', 30_000, 1000, 600_000),
     webhookConnectionsPerOrigin: integer(env, 'HERALD_WEBHOOK_CONNECTIONS_PER_ORIGIN', 8, 1, 1024),
     smtpMaxConnections: integer(env, 'HERALD_SMTP_MAX_CONNECTIONS', 5, 1, 256),
+    // Every broadcast reads every audience: a thousand is far beyond any real
+    // organisation's list of partners, and keeps that read small.
+    maxAudiences: integer(env, 'HERALD_MAX_AUDIENCES', 1000, 1, 1_000_000),
+    // The schema's own per-list bounds (100,000 emails, 10,000 webhooks, 1,000 Slack channels) taken together.
+    maxTargetsPerAudience: integer(env, 'HERALD_MAX_TARGETS_PER_AUDIENCE', 100_000, 1, 10_000_000),
+    // A key's answer is kept 24 h; an incident or update fits easily, and an
+    // audience PUT (the large bodies) is idempotent without a key.
+    idempotencyMaxBytes: integer(env, 'HERALD_IDEMPOTENCY_MAX_BYTES', 64 * 1024, 1024, 16 * 1024 * 1024),
     logLevel: value(env, 'LOG_LEVEL') ?? 'info',
     // 10 tries from 1 s: about 8.5 minutes of trouble before a job is given up.
     jobRetry: Object.freeze({

@@ -196,7 +196,7 @@ export async function startHerald(options: HeraldOptions): Promise<RunningHerald
         maintenances: new MaintenanceStore(redis, keys),
         audiences,
         deliveries,
-        idempotency: new IdempotencyStore(redis, keys),
+        idempotency: new IdempotencyStore(redis, keys, config.idempotencyMaxBytes),
         queues,
         renderer,
         unsubscribeTokens,

@@ -2,6 +2,12 @@
  * `Idempotency-Key` on writing routes: the same key with the same request
  * replays the first answer (and broadcasts nothing new); with a different
  * request it is refused with 422.
+ *
+ * What a key keeps for 24 h is bounded (HERALD_IDEMPOTENCY_MAX_BYTES): a
+ * request with a key whose body is larger is refused with 413 before any
+ * work, and an answer that grew larger anyway (a long maintenance timeline)
+ * is not kept — a retry with the key is then told, with 409, that the
+ * request was done, and is not run again.
  */
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -24,9 +30,17 @@ export function registerIdempotency(app: FastifyInstance, store: IdempotencyStor
     if (!KEY_PATTERN.test(key)) {
       throw new ApiError(400, 'invalid_idempotency_key', 'Idempotency-Key must be 1-255 visible ASCII characters');
     }
-    const fingerprint = createHash('sha256')
-      .update(`${request.method} ${request.url}\n${JSON.stringify(request.body ?? null)}`)
-      .digest('hex');
+    const body = JSON.stringify(request.body ?? null);
+    const bytes = Buffer.byteLength(body);
+    if (bytes > store.maxBytes) {
+      throw new ApiError(
+        413,
+        'limit_exceeded',
+        `a request with an Idempotency-Key may carry at most ${store.maxBytes} bytes of JSON (HERALD_IDEMPOTENCY_MAX_BYTES), this one carries ${bytes}; send it without the key (a PUT is idempotent by itself) or in smaller parts`,
+        { limit: 'HERALD_IDEMPOTENCY_MAX_BYTES', max: store.maxBytes, actual: bytes },
+      );
+    }
+    const fingerprint = createHash('sha256').update(`${request.method} ${request.url}\n${body}`).digest('hex');
     const tokenName = request.caller.name;
     const claim = await store.claim(tokenName, key, fingerprint);
     switch (claim.outcome) {
@@ -35,6 +49,13 @@ export function registerIdempotency(app: FastifyInstance, store: IdempotencyStor
         return;
       case 'replay':
         return reply.code(claim.response.statusCode).header('idempotent-replayed', 'true').send(claim.response.body);
+      case 'not-kept':
+        throw new ApiError(
+          409,
+          'idempotency_answer_not_kept',
+          `the request with this Idempotency-Key was done (answered ${claim.response.statusCode}), but its answer of ${claim.response.bytes} bytes was larger than HERALD_IDEMPOTENCY_MAX_BYTES (${store.maxBytes}) and was not kept; read the resource for its state`,
+          { statusCode: claim.response.statusCode, bytes: claim.response.bytes, limit: 'HERALD_IDEMPOTENCY_MAX_BYTES', max: store.maxBytes },
+        );
       case 'mismatch':
         throw new ApiError(422, 'idempotency_key_reused', 'this Idempotency-Key was used with a different request');
       case 'in-progress':

@@ -8,7 +8,30 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { emailKey, webhookSecrets, type Audience } from '../domain/audience.js';
 import type { Keys } from './keys.js';
-import { LuaScript } from './lua-script.js';
+import { LuaScript, scriptErrorCode } from './lua-script.js';
+
+/** There are as many audiences as allowed; a new one is refused (replacing one is not). */
+export class AudienceLimitError extends Error {
+  constructor(readonly limit: number) {
+    super(`there are already ${limit} audiences, the most allowed; delete one or raise the limit`);
+    this.name = 'AudienceLimitError';
+  }
+}
+
+/**
+ * KEYS: audiences hash, version. ARGV: name, JSON, new version, most audiences.
+ * Stores the audience unless it is a new one beyond the limit (error LIMIT):
+ * counting and adding in one script, so concurrent PUTs cannot overshoot.
+ */
+const PUT = new LuaScript(
+  'audience-put',
+  `if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 and redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[4]) then
+  return redis.error_reply('LIMIT')
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('SET', KEYS[2], ARGV[3])
+return 1`,
+);
 
 /** KEYS: audiences hash, version. ARGV: name, expected JSON, new JSON, new version. Returns 1 if swapped. */
 const COMPARE_AND_SET = new LuaScript(
@@ -60,7 +83,13 @@ export class AudienceStore {
     return this.#snapshot;
   }
 
-  async put(name: string, input: AudienceInput, now = new Date()): Promise<{ audience: Audience; created: boolean }> {
+  /**
+   * Stores an audience whole, replacing one of that name.
+   *
+   * @param maxAudiences - most audiences that may exist; a new one beyond it is refused
+   * @throws {@link AudienceLimitError} when the audience is new and there are `maxAudiences` already
+   */
+  async put(name: string, input: AudienceInput, maxAudiences = Number.MAX_SAFE_INTEGER, now = new Date()): Promise<{ audience: Audience; created: boolean }> {
     const previous = await this.get(name);
     const audience: Audience = {
       name,
@@ -68,7 +97,12 @@ export class AudienceStore {
       createdAt: previous?.createdAt ?? now.toISOString(),
       updatedAt: now.toISOString(),
     };
-    await this.redis.multi().hset(this.keys.audiences, name, JSON.stringify(audience)).set(this.keys.audiencesVersion, randomUUID()).exec();
+    try {
+      await PUT.run(this.redis, [this.keys.audiences, this.keys.audiencesVersion], [name, JSON.stringify(audience), randomUUID(), maxAudiences]);
+    } catch (error) {
+      if (scriptErrorCode(error) === 'LIMIT') throw new AudienceLimitError(maxAudiences);
+      throw error;
+    }
     return { audience, created: previous === null };
   }
 

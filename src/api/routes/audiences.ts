@@ -5,9 +5,10 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { TokenScope } from '../../config.js';
 import { checkWebhookUrl } from '../../channels/webhook-address.js';
 import type { Audience } from '../../domain/audience.js';
+import { AudienceLimitError } from '../../store/audience-store.js';
 import { NotFoundError } from '../../store/errors.js';
 import type { ApiDeps } from '../app.js';
-import { badRequest, type FieldProblem } from '../errors.js';
+import { ApiError, badRequest, type FieldProblem } from '../errors.js';
 import { AudienceBody, AudienceParams } from '../schemas.js';
 
 /** What stands for the masked part of a webhook URL shown to a read token. */
@@ -46,6 +47,26 @@ export function publicAudience(audience: Audience, scope: TokenScope) {
   };
 }
 
+/**
+ * How many targets an audience body names: every entry of a channel's list
+ * (Slack channels, email recipients, webhooks, …) and every channel switched
+ * on by itself (`"x": {"enabled": true}`). `components` selects, it is no target.
+ */
+export function countTargets(body: Record<string, unknown>): number {
+  let count = 0;
+  for (const [channel, value] of Object.entries(body)) {
+    if (channel === 'components') continue;
+    if (Array.isArray(value)) count += value.length;
+    else if (value !== null && typeof value === 'object') {
+      for (const inner of Object.values(value)) {
+        if (Array.isArray(inner)) count += inner.length;
+        else if (inner === true) count += 1;
+      }
+    }
+  }
+  return count;
+}
+
 export const audienceRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async (app, { deps }) => {
   const { audiences, config } = deps;
 
@@ -54,6 +75,15 @@ export const audienceRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = asyn
     { schema: { params: AudienceParams, body: AudienceBody }, config: { scope: 'write' } },
     async (request) => {
       const body = request.body;
+      const targets = countTargets(body);
+      if (targets > config.maxTargetsPerAudience) {
+        throw new ApiError(
+          413,
+          'limit_exceeded',
+          `the audience names ${targets} targets; at most ${config.maxTargetsPerAudience} are allowed (HERALD_MAX_TARGETS_PER_AUDIENCE)`,
+          { limit: 'HERALD_MAX_TARGETS_PER_AUDIENCE', max: config.maxTargetsPerAudience, actual: targets },
+        );
+      }
       const problems: FieldProblem[] = [];
       const seen = new Set<string>();
       body.webhooks?.forEach((hook, i) => {
@@ -64,8 +94,16 @@ export const audienceRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = asyn
       });
       const first = problems[0];
       if (first) throw badRequest('invalid_request', `${first.field} ${first.message}`, problems);
-      const { audience } = await audiences.put(request.params.name, body);
-      return publicAudience(audience, 'write');
+      try {
+        const { audience } = await audiences.put(request.params.name, body, config.maxAudiences);
+        return publicAudience(audience, 'write');
+      } catch (error) {
+        if (!(error instanceof AudienceLimitError)) throw error;
+        throw new ApiError(409, 'limit_exceeded', `${error.message} (HERALD_MAX_AUDIENCES)`, {
+          limit: 'HERALD_MAX_AUDIENCES',
+          max: error.limit,
+        });
+      }
     },
   );
 
