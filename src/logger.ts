@@ -18,9 +18,48 @@ export const REDACT_PATHS = [
   'config',
 ];
 
+/** An error as it is logged: what it is and what it says, nothing it carries. */
+export interface LoggedError {
+  name: string;
+  code?: string | number;
+  message: string;
+  /** The call frames, without the first line (which repeats name and message). */
+  stack?: string;
+  cause?: LoggedError | string;
+}
+
+/** Causes followed when logging an error; a chain longer than this is a loop or noise. */
+const MAX_CAUSE_DEPTH = 3;
+
+/**
+ * The `err` serializer: name, code, message, call frames and cause — and
+ * nothing else. pino's default copies every enumerable property of an error,
+ * and ioredis puts the refused command with its arguments on `command` (a
+ * `PUT` of an audience refused by a full Redis would log its webhook secret)
+ * and the errors of a transaction on `previousErrors`.
+ */
+export function serializeError(error: unknown, depth = 0): LoggedError | string {
+  if (!(error instanceof Error)) return typeof error === 'string' ? error : String(error);
+  const code = (error as { code?: unknown }).code;
+  const frames = typeof error.stack === 'string' ? error.stack.split('\n').filter((line) => /^\s+at /.test(line)).join('\n') : '';
+  return {
+    name: error.name,
+    ...((typeof code === 'string' || typeof code === 'number') && { code }),
+    message: error.message,
+    ...(frames !== '' && { stack: frames }),
+    ...(error.cause !== undefined && depth < MAX_CAUSE_DEPTH && { cause: serializeError(error.cause, depth + 1) }),
+  };
+}
+
 export function createLogger(level: string, destination?: DestinationStream): Logger {
   return pino(
-    { level, base: { service: 'herald' }, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, timestamp: pino.stdTimeFunctions.isoTime },
+    {
+      level,
+      base: { service: 'herald' },
+      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      serializers: { err: (error: unknown) => serializeError(error) },
+      timestamp: pino.stdTimeFunctions.isoTime,
+    },
     destination,
   );
 }

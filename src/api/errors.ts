@@ -109,8 +109,11 @@ export function registerErrorHandling(app: FastifyInstance): void {
     const known = fromFastify(error);
     if (known) return send(reply, known);
     if (isRedisUnavailable(error)) {
-      request.log.warn({ err: error.message }, 'Redis unavailable');
-      return send(reply.header('retry-after', '1'), new ApiError(503, 'unavailable', 'storage is unavailable; try again shortly'));
+      request.log.warn({ err: error }, 'Redis unavailable');
+      return send(
+        reply.header('retry-after', String(UNAVAILABLE_RETRY_AFTER_SECONDS)),
+        new ApiError(503, 'unavailable', 'storage is unavailable; try again shortly'),
+      );
     }
     request.log.error({ err: error }, 'request failed');
     return send(reply, new ApiError(500, 'internal', 'an internal error occurred; it has been logged'));
@@ -120,10 +123,31 @@ export function registerErrorHandling(app: FastifyInstance): void {
   );
 }
 
-/** ioredis errors while Redis is down or unreachable. */
-function isRedisUnavailable(error: Error): boolean {
-  const text = `${error.name} ${error.message}`;
-  return /Stream isn't writeable|Connection is closed|ECONNREFUSED|Command timed out|MaxRetriesPerRequest|enableOfflineQueue|LOADING/.test(
-    text,
-  );
+/** How soon a caller refused with 503 may try again: Redis restarts, fails over or frees memory in seconds. */
+const UNAVAILABLE_RETRY_AFTER_SECONDS = 1;
+
+/** ioredis' own errors while Redis is down or unreachable. */
+const CONNECTION_FAILURE = /Stream isn't writeable|Connection is closed|ECONNREFUSED|Command timed out|MaxRetriesPerRequest|enableOfflineQueue/;
+
+/**
+ * Redis' answers that mean "not now", not "this request is wrong": out of
+ * memory under `noeviction` (OOM), a replica (READONLY), a failed RDB save
+ * that stops writes (MISCONF), too few replicas (NOREPLICAS), a cluster or
+ * master down (CLUSTERDOWN, MASTERDOWN), a slot moving (TRYAGAIN), a dataset
+ * loading at start (LOADING). Each is the error's first word; in a script
+ * it is still the first word ("OOM … script: …").
+ */
+const REFUSED_FOR_NOW = /^(?:OOM|READONLY|MISCONF|NOREPLICAS|CLUSTERDOWN|MASTERDOWN|TRYAGAIN|LOADING)\b/;
+
+/**
+ * Does `error` mean Redis cannot serve now (answered 503 with Retry-After)?
+ * A transaction refused this way fails as EXECABORT, with the reasons on
+ * ioredis' `previousErrors`.
+ */
+export function isRedisUnavailable(error: Error, depth = 0): boolean {
+  if (CONNECTION_FAILURE.test(`${error.name} ${error.message}`) || REFUSED_FOR_NOW.test(error.message)) return true;
+  const previous = (error as { previousErrors?: unknown }).previousErrors;
+  if (Array.isArray(previous) && previous.some((e) => e instanceof Error && REFUSED_FOR_NOW.test(e.message))) return true;
+  // A store may wrap the Redis error; a few causes deep is enough, and a cycle must end.
+  return error.cause instanceof Error && depth < 3 && isRedisUnavailable(error.cause, depth + 1);
 }
