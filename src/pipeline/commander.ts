@@ -4,10 +4,11 @@
  */
 import type { Logger } from 'pino';
 import type { Channels } from '../channels/registry.js';
+import { emailKey } from '../domain/audience.js';
 import { describeTarget, type DeliveryRecord } from '../domain/delivery.js';
 import type { CommanderKind, IncidentWithUpdates } from '../domain/incident.js';
 import type { Renderer } from '../render/renderer.js';
-import type { RenderContext } from '../render/types.js';
+import type { EmailRendered, RenderContext } from '../render/types.js';
 import type { DeliveryStore } from '../store/delivery-store.js';
 import type { IncidentStore } from '../store/incident-store.js';
 import { renderContext } from './render-context.js';
@@ -21,6 +22,9 @@ export interface CommanderNotifierDeps {
   emailDomain: string;
   logger: Logger;
 }
+
+/** Mail clients need only the start and the recent end of a References chain (as for partners' mail). */
+const MAX_REFERENCES = 20;
 
 export class CommanderNotifier {
   constructor(private readonly deps: CommanderNotifierDeps) {}
@@ -106,6 +110,31 @@ export class CommanderNotifier {
   }
 
   /**
+   * An email to the commander, threaded with every earlier one of this
+   * incident to that address (reminders and alerts alike), as partners' mail
+   * is: `In-Reply-To` the last, `References` the chain.
+   */
+  private async emailCommander(
+    email: NonNullable<Channels['email']>,
+    incidentId: string,
+    address: string,
+    rendered: EmailRendered,
+    messageId: string,
+  ): Promise<void> {
+    const { deliveries } = this.deps;
+    const key = emailKey(address);
+    const thread = await deliveries.commanderThread(incidentId, key);
+    // A retried send (same Message-ID) must not reply to itself.
+    const earlier = (thread?.references ?? []).filter((id) => id !== messageId);
+    // `send`, as for partners: it threads, and without an unsubscribe link it adds no list headers.
+    await email.send(
+      { channel: 'email', key, address, audiences: [] },
+      { ...rendered, messageId, ...(earlier.length > 0 && { inReplyTo: earlier.at(-1)!, references: earlier }) },
+    );
+    await deliveries.addToCommanderThread(incidentId, key, messageId, MAX_REFERENCES);
+  }
+
+  /**
    * Sends on every way the commander can be reached. Succeeds if one worked
    * (the others are logged); throws if none did, so the caller retries.
    */
@@ -118,7 +147,7 @@ export class CommanderNotifier {
     }
     if (commander?.email !== undefined && channels.email !== undefined) {
       const messageId = `<${kind}.${incident.id}.${tag}@${this.deps.emailDomain}>`;
-      sends.push(channels.email.sendDirect(commander.email, { ...renderer.render('email', kind, context), messageId }));
+      sends.push(this.emailCommander(channels.email, incident.id, commander.email, renderer.render('email', kind, context), messageId));
     }
     if (sends.length === 0) {
       logger.info({ incidentId: incident.id, kind }, 'no way to reach the commander (no Slack user id or email, or channel disabled)');

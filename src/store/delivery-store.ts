@@ -238,6 +238,37 @@ for _, key in ipairs(KEYS) do releaseLease(key, ARGV[1]) end
 return 1`,
 );
 
+/**
+ * KEYS: threads hash (incident)
+ * ARGV: field, Message-ID just sent, the most References to keep
+ * Adds a sent message to a commander's email thread: a merge, not an
+ * overwrite, so a reminder and an alert sent at once both stay in the chain;
+ * a Message-ID already in it (a retried send) changes nothing.
+ */
+const ADD_TO_COMMANDER_THREAD = new LuaScript(
+  'add-to-commander-thread',
+  `
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+local state = raw and cjson.decode(raw) or {}
+local references = state.references or {}
+for _, id in ipairs(references) do
+  if id == ARGV[2] then return 0 end
+end
+references[#references + 1] = ARGV[2]
+local max = tonumber(ARGV[3])
+if #references > max then
+  local kept = { references[1] }
+  for i = #references - max + 2, #references do kept[#kept + 1] = references[i] end
+  references = kept
+end
+state.root = state.root or ARGV[2]
+state.last = ARGV[2]
+state.references = references
+redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(state))
+return 1
+`,
+);
+
 /** One delivery of a job, as {@link DeliveryStore.claim} found it. */
 export type Claimed =
   | { status: Exclude<ClaimStatus, typeof CLAIM_STATUS.undecodable>; record: DeliveryRecord | null }
@@ -281,6 +312,11 @@ function parseRecord(json: string): DeliveryRecord | null {
 /** A target's field in the incident's threads hash. */
 function threadField(channel: ChannelName, targetKey: string): string {
   return `${channel}|${targetKey}`;
+}
+
+/** A commander's field in the incident's threads hash: no channel name, so never a target's. */
+function commanderThreadField(addressKey: string): string {
+  return `commander|${addressKey}`;
 }
 
 /** How long one job may hold a delivery before another may take it over. */
@@ -394,6 +430,21 @@ export class DeliveryStore {
       if (v != null) map.set(k, JSON.parse(v) as ThreadState);
     });
     return map;
+  }
+
+  /**
+   * The email thread of an incident's messages to its commander at one
+   * address (reminders, delivery alerts), kept beside the targets' threads
+   * under a field of its own; undefined before the first message.
+   */
+  async commanderThread(incidentId: string, addressKey: string): Promise<ThreadState | undefined> {
+    const raw = await this.redis.hget(this.keys.threads(incidentId), commanderThreadField(addressKey));
+    return raw === null ? undefined : (JSON.parse(raw) as ThreadState);
+  }
+
+  /** Adds a message sent to the commander to that thread, keeping the first and the last `maxReferences - 1` Message-IDs. */
+  async addToCommanderThread(incidentId: string, addressKey: string, messageId: string, maxReferences: number): Promise<void> {
+    await ADD_TO_COMMANDER_THREAD.run(this.redis, [this.keys.threads(incidentId)], [commanderThreadField(addressKey), messageId, maxReferences]);
   }
 
   /** Stops every process sending on `channel` until `untilMs` (a provider's rate limit). */
