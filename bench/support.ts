@@ -334,6 +334,10 @@ export async function startHerald(options: {
     HERALD_API_TOKENS: `bench:${BENCH_TOKEN}:write`,
     HERALD_WEBHOOK_ALLOW_PRIVATE: 'true',
     LOG_LEVEL: 'warn',
+    // One token drives hundreds of requests a second: limits high enough never
+    // to refuse, yet checked on every request, so their cost is measured.
+    HERALD_RATE_LIMIT_API: '1000000',
+    HERALD_RATE_LIMIT_PUBLIC: '1000000',
     ...(sinks && {
       SLACK_BOT_TOKEN: 'xoxb-bench',
       SLACK_API_URL: sinks.slackApiUrl,

@@ -2,6 +2,7 @@
  * Herald's configuration: read from the environment once at startup,
  * validated, and frozen. Everything else receives the parts it needs.
  */
+import ipaddr from 'ipaddr.js';
 import type { ChannelName } from './channels/channel.js';
 
 export type TokenScope = 'read' | 'write';
@@ -75,6 +76,12 @@ export interface Config {
    */
   idempotencyMaxBytes: number;
   logLevel: string;
+  /** Requests a minute one client address may make to routes without auth (public pages, unsubscribe); 0 = no limit. */
+  rateLimitPublicPerMinute: number;
+  /** Requests a minute one API token (or, without a known token, one address) may make under /v1; 0 = no limit. */
+  rateLimitApiPerMinute: number;
+  /** Reverse proxies whose `X-Forwarded-For` names the client (addresses or CIDR ranges); empty = the socket's peer is the client. */
+  trustedProxies: readonly string[];
   /**
    * Tries of a queue job that fails for a reason no provider gave (a bug, a
    * record that cannot be read), with exponential backoff from `baseDelayMs`;
@@ -166,6 +173,27 @@ function apiTokens(env: Env): ApiToken[] {
   }
   if (tokens.length === 0) throw new ConfigError(name, 'names no token');
   return tokens;
+}
+
+/** Comma-separated IP addresses or CIDR ranges (`10.0.0.0/8`, `::1`). */
+function addressRanges(env: Env, name: string): string[] {
+  const raw = value(env, name);
+  if (raw === undefined) return [];
+  const entries = raw.split(',').map((e) => e.trim()).filter((e) => e !== '');
+  for (const entry of entries) {
+    const valid = entry.includes('/') ? isValidCIDR(entry) : ipaddr.isValid(entry);
+    if (!valid) throw new ConfigError(name, `"${entry}" is not an IP address or CIDR range (e.g. 10.0.0.0/8)`);
+  }
+  return entries;
+}
+
+function isValidCIDR(entry: string): boolean {
+  try {
+    ipaddr.parseCIDR(entry);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function withTrailingSlash(u: string): string {
@@ -279,6 +307,9 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     // audience PUT (the large bodies) is idempotent without a key.
     idempotencyMaxBytes: integer(env, 'HERALD_IDEMPOTENCY_MAX_BYTES', 64 * 1024, 1024, 16 * 1024 * 1024),
     logLevel: value(env, 'LOG_LEVEL') ?? 'info',
+    rateLimitPublicPerMinute: integer(env, 'HERALD_RATE_LIMIT_PUBLIC', 120, 0, 1_000_000),
+    rateLimitApiPerMinute: integer(env, 'HERALD_RATE_LIMIT_API', 1200, 0, 1_000_000),
+    trustedProxies: Object.freeze(addressRanges(env, 'HERALD_TRUSTED_PROXIES')),
     // 10 tries from 1 s: about 8.5 minutes of trouble before a job is given up.
     jobRetry: Object.freeze({
       maxAttempts: integer(env, 'HERALD_JOB_MAX_ATTEMPTS', 10, 1, 100),

@@ -3,7 +3,14 @@
  * `main` builds it and listens.
  */
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
@@ -17,8 +24,10 @@ import type { IdempotencyStore } from '../store/idempotency-store.js';
 import type { IncidentStore } from '../store/incident-store.js';
 import type { MaintenanceStore } from '../store/maintenance-store.js';
 import { registerAuth } from './auth.js';
+import { AUDIENCE_BODY_LIMIT_BYTES, boundApiBodies, boundPublicBodies, parseNoBodies } from './body-limits.js';
 import { registerErrorHandling } from './errors.js';
 import { registerIdempotency } from './idempotency.js';
+import { registerRateLimits } from './rate-limits.js';
 import { audienceRoutes } from './routes/audiences.js';
 import { incidentRoutes } from './routes/incidents.js';
 import { maintenanceRoutes } from './routes/maintenances.js';
@@ -42,14 +51,26 @@ export interface ApiDeps {
   logger: Logger;
 }
 
-/** Large enough for an audience of 50,000 addresses; anything bigger is a mistake. */
-const BODY_LIMIT_BYTES = 5 * 1024 * 1024;
+/** Node's default limit on a request's headers, the URL included (`--max-http-header-size`). */
+const MAX_URL_BYTES = 16 * 1024;
 
 export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   const app = Fastify({
     // pino's Logger is Fastify's logger; only the generic parameters differ.
     loggerInstance: deps.logger as FastifyBaseLogger,
-    bodyLimit: BODY_LIMIT_BYTES,
+    // The largest any route reads; each scope below bounds its own routes tighter.
+    bodyLimit: AUDIENCE_BODY_LIMIT_BYTES,
+    // A path parameter may be as long as a URL (Node refuses headers over 16 KiB):
+    // each route validates its own, so a long id is a 404 or a 400, not a bare 414.
+    routerOptions: { maxParamLength: MAX_URL_BYTES },
+    // What the router refuses before any route (a malformed %-escape) answers in the contract's shape.
+    frameworkErrors: (error: FastifyError, _request: FastifyRequest, reply: FastifyReply) => {
+      const status = error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 414 : 400;
+      const message = status === 414 ? 'the URL is too long' : 'the URL is not valid: a %-escape does not decode';
+      void reply.code(status).type('application/json').send({ error: { code: 'invalid_url', message } });
+    },
+    // Without trusted proxies, the socket's peer is the client a rate limit counts.
+    trustProxy: deps.config.trustedProxies.length > 0 ? [...deps.config.trustedProxies] : false,
     // One access line per request is written by the onResponse hook below.
     logController: new LogController({ disableRequestLogging: true }),
     // Requests in flight at shutdown get this long to finish.
@@ -59,6 +80,19 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
 
   registerValidation(app);
   registerErrorHandling(app);
+  // Unknown routes and the monitoring routes read no body; each scope adds what its routes parse.
+  parseNoBodies(app);
+  const limits = await registerRateLimits(app, {
+    redis: deps.redis,
+    prefix: deps.config.prefix,
+    publicPerMinute: deps.config.rateLimitPublicPerMinute,
+    apiPerMinute: deps.config.rateLimitApiPerMinute,
+    tokens: deps.config.apiTokens,
+  });
+  // Before authentication, so that a flood of unknown tokens is counted (per address) too.
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.routeOptions.config.scope !== undefined) await limits.api(request, reply);
+  });
   registerAuth(app, deps.config.apiTokens);
   registerIdempotency(app, deps.idempotency);
 
@@ -74,9 +108,14 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   });
 
   await app.register(opsRoutes, { deps });
-  await app.register(publicRoutes, { deps });
+  await app.register(async (unauthenticated) => {
+    boundPublicBodies(unauthenticated);
+    unauthenticated.addHook('onRequest', limits.public);
+    await unauthenticated.register(publicRoutes, { deps });
+  });
   await app.register(
     async (v1) => {
+      boundApiBodies(v1);
       await v1.register(audienceRoutes, { deps });
       await v1.register(incidentRoutes, { deps });
       await v1.register(maintenanceRoutes, { deps });

@@ -17,6 +17,13 @@ h1{font-size:1.4rem}.meta{color:#57606a}.update{border-left:3px solid #d0d7de;pa
 <body>${body}</body></html>`;
 }
 
+/**
+ * What an incident id can look like (a prefixed ULID; the API's own
+ * IncidentParams pattern). Anything else names no incident, and must not
+ * reach Redis: `inc_…:updates` would read another key of the incident.
+ */
+const INCIDENT_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
 export const publicRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, { deps }) => {
   const { incidents, audiences, unsubscribeTokens } = deps;
 
@@ -31,7 +38,8 @@ export const publicRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, {
   });
 
   app.get<{ Params: { id: string } }>('/incidents/:id', async (request, reply) => {
-    const incident = await incidents.getWithUpdates(request.params.id);
+    const { id } = request.params;
+    const incident = INCIDENT_ID.test(id) ? await incidents.getWithUpdates(id) : null;
     reply.type('text/html; charset=utf-8');
     if (incident === null) return reply.code(404).send(page('Not found', '<h1>No such incident</h1>'));
     const updates = [...incident.updates]

@@ -1,0 +1,127 @@
+/**
+ * How much of a request body each kind of route reads, and what it parses.
+ * Parsing is the expensive part of a hostile request (V8's JSON.parse spends
+ * seconds on 5 MiB of `[[[[…`, all of it on the one event loop), so a body is
+ * parsed only by a route that needs it, within a bound that keeps the work
+ * well under the contract's 100 ms (§3 Operations).
+ */
+import type { FastifyInstance, RouteOptions } from 'fastify';
+import { ApiError } from './errors.js';
+
+/** Contract §3: routes without auth accept at most 16 KiB of body. */
+export const PUBLIC_BODY_LIMIT_BYTES = 16 * 1024;
+
+/**
+ * Every /v1 body but an audience's: an incident's fields are bounded by the
+ * schemas (a 10,000-character message, 200-character title, 100 components,
+ * 100 audiences), which even written as `\uXXXX` escapes stay far below this.
+ */
+export const API_BODY_LIMIT_BYTES = 256 * 1024;
+
+/** An audience replaced in one PUT: large enough for 50,000 addresses; anything bigger is a mistake. */
+export const AUDIENCE_BODY_LIMIT_BYTES = 5 * 1024 * 1024;
+
+/**
+ * Deepest nesting of arrays and objects a JSON body may have. Herald's own
+ * bodies nest three levels (`webhooks[].url`); 32 leaves room for any
+ * client's formatting while keeping the parse linear and shallow.
+ */
+export const MAX_JSON_DEPTH = 32;
+
+/** /v1 routes whose bodies may be larger than {@link API_BODY_LIMIT_BYTES}. */
+const LARGE_BODY_ROUTES: ReadonlyMap<string, number> = new Map([['PUT /v1/audiences/:name', AUDIENCE_BODY_LIMIT_BYTES]]);
+
+const OPEN_BRACE = 0x7b;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACE = 0x7d;
+const CLOSE_BRACKET = 0x5d;
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+/**
+ * Whether `json` nests arrays and objects deeper than `maxDepth`: one linear
+ * pass over the text, counting brackets outside strings, stopping at the
+ * first level too deep. It does not validate (JSON.parse does that next);
+ * it only decides whether parsing is safe to start.
+ */
+export function nestsDeeperThan(json: string, maxDepth: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < json.length; i++) {
+    const c = json.charCodeAt(i);
+    if (inString) {
+      if (c === BACKSLASH) i++;
+      else if (c === QUOTE) inString = false;
+    } else if (c === QUOTE) {
+      inString = true;
+    } else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
+      if (++depth > maxDepth) return true;
+    } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
+      depth--;
+    }
+  }
+  return false;
+}
+
+/**
+ * Removes every body parser from `app`, so that no route reads a body unless
+ * its scope adds a parser. Fastify never reads the body of a request with no
+ * parser for an unknown route: the 404 answers at once and Node discards the
+ * rest of the upload unparsed.
+ */
+export function parseNoBodies(app: FastifyInstance): void {
+  app.removeAllContentTypeParsers();
+}
+
+/**
+ * JSON bodies in `scope`, refused with 400 `body_too_deep` when nested deeper
+ * than {@link MAX_JSON_DEPTH} before any parsing starts; otherwise Fastify's
+ * own parser (which also refuses `__proto__` and `constructor.prototype`).
+ */
+export function parseJsonBodies(scope: FastifyInstance): void {
+  const parse = scope.getDefaultJsonParser('error', 'error');
+  scope.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (nestsDeeperThan(body as string, MAX_JSON_DEPTH)) {
+      done(
+        new ApiError(400, 'body_too_deep', `the body nests arrays and objects more than ${MAX_JSON_DEPTH} levels deep`, {
+          maxDepth: MAX_JSON_DEPTH,
+        }),
+        undefined,
+      );
+      return;
+    }
+    parse(request, body as string, done);
+  });
+}
+
+/**
+ * Routes without auth in `scope`: at most {@link PUBLIC_BODY_LIMIT_BYTES} of
+ * body (413 beyond, refused from Content-Length before reading), and a body
+ * of a type no route here parses is read within that bound and dropped.
+ * A route that needs a parsed body adds its parser in its own plugin.
+ */
+export function boundPublicBodies(scope: FastifyInstance): void {
+  scope.addHook('onRoute', (route: RouteOptions) => {
+    route.bodyLimit = Math.min(route.bodyLimit ?? PUBLIC_BODY_LIMIT_BYTES, PUBLIC_BODY_LIMIT_BYTES);
+  });
+  scope.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, _body, done) => done(null, undefined));
+}
+
+/**
+ * /v1 routes in `scope`: depth-bounded JSON, at most
+ * {@link API_BODY_LIMIT_BYTES} of it except on the routes that need more.
+ */
+export function boundApiBodies(scope: FastifyInstance): void {
+  parseJsonBodies(scope);
+  scope.addHook('onRoute', (route: RouteOptions) => {
+    if (route.bodyLimit !== undefined) return;
+    for (const method of [route.method].flat()) {
+      const large = LARGE_BODY_ROUTES.get(`${method} ${route.url}`);
+      if (large !== undefined) {
+        route.bodyLimit = large;
+        return;
+      }
+    }
+    route.bodyLimit = API_BODY_LIMIT_BYTES;
+  });
+}
