@@ -58,6 +58,8 @@ function describe(context: string, e: AjvError): FieldProblem {
     message = 'is required';
   } else if (e.keyword === 'enum' && Array.isArray(params.allowedValues)) {
     message = `must be one of: ${params.allowedValues.join(', ')}`;
+  } else if (e.keyword === 'format' && params.format === 'date-time') {
+    message = 'must be an ISO-8601 time with a zone that exists (e.g. 2026-03-01T10:00:00Z; no leap second, no 30 February)';
   }
   return { field: field.replace(/^\./, ''), message };
 }

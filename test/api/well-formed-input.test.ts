@@ -123,7 +123,8 @@ describe('well-formed input', () => {
       ['no zone', `${nextYear}-03-01T10:00:00`],
     ])('%s as startsAt or endsAt → 400 naming the field', async (_, time) => {
       const valid = { startsAt: `${nextYear}-01-01T10:00:00Z`, endsAt: `${nextYear + 1}-06-01T10:00:00Z` };
-      await refused('POST', '/v1/maintenances', { ...body, ...valid, startsAt: time }, 'body.startsAt');
+      const error = await refused('POST', '/v1/maintenances', { ...body, ...valid, startsAt: time }, 'body.startsAt');
+      expect(error.message).toContain('ISO-8601');
       await refused('POST', '/v1/maintenances', { ...body, ...valid, endsAt: time }, 'body.endsAt');
     });
 
