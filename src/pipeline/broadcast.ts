@@ -71,6 +71,8 @@ export class Broadcaster {
       throw error;
     });
     if (moment === null) {
+      // Updates are never deleted: in an incident that exists, a missing one is a record no longer readable as it.
+      if (await incidents.exists(incidentId)) throw new UnreadableUpdateError(incidentId, updateId, undefined, 'no stored record names it');
       logger.warn({ incidentId, updateId }, 'broadcast of an update that does not exist; dropped');
       await incidents.markBroadcastDone(incidentId, updateId);
       return { planned: 0 };
@@ -78,7 +80,13 @@ export class Broadcaster {
 
     const { incident, update } = moment;
     // Lanes must receive an incident's updates in seq order: wait for the one before.
-    if ((await incidents.fannedOutThrough(incidentId)) < update.seq - 1) {
+    const fannedOut = await incidents.fannedOutThrough(incidentId);
+    if (fannedOut < update.seq - 1) {
+      if (await incidents.isOrphan(incidentId, fannedOut + 1)) {
+        // Unreadable, without even an id to broadcast it by: waiting for it would be forever.
+        logger.error({ incidentId, seq: fannedOut + 1 }, 'an update record cannot be read and nothing will broadcast it; the incident goes on without it');
+        await incidents.markFannedOut(incidentId, fannedOut + 1);
+      }
       throw new PredecessorPendingError(incidentId, update.seq);
     }
     const targets = await planTargets(audiences, incident.audiences, enabledChannels);

@@ -387,6 +387,11 @@ export class IncidentStore {
     return incident;
   }
 
+  /** Whether an incident or maintenance of this id exists. */
+  async exists(id: string): Promise<boolean> {
+    return (await this.redis.exists(this.keys.incident(id))) === 1;
+  }
+
   /** An incident (not a maintenance), or null. */
   async get(incidentId: string): Promise<Incident | null> {
     const h = await this.redis.hgetall(this.keys.incident(incidentId));
@@ -437,6 +442,20 @@ export class IncidentStore {
     const h: Record<string, string> = {};
     for (let i = 0; i < flat.length; i += 2) h[flat[i]!] = flat[i + 1]!;
     return { incident: toIncident(h), type: h.type === 'maintenance' ? 'maintenance' : 'incident', update, opening };
+  }
+
+  /**
+   * Whether the update at `seq` is a record nobody will ever broadcast: it
+   * cannot be read, and no update id it names has a broadcast pending (one
+   * that does is given up by its own broadcast, in bounded time).
+   */
+  async isOrphan(incidentId: string, seq: number): Promise<boolean> {
+    const json = await this.redis.lindex(this.keys.updates(incidentId), seq - 1);
+    if (json === null || parseUpdate(json) !== null) return false;
+    for (const [id] of json.matchAll(/upd_[0-9A-Za-z]+/g)) {
+      if ((await this.redis.zscore(this.keys.pendingBroadcasts, `${incidentId}/${id}`)) !== null) return false;
+    }
+    return true;
   }
 
   /**

@@ -107,7 +107,7 @@ describe('given a delivery record Herald cannot decode, among its batch-mates', 
   }, 60_000);
 });
 
-describe('given an update record Herald cannot decode, between two good ones', () => {
+describe('given an update record Herald cannot decode, between an opening and a resolution', () => {
   let stack: Stack;
   let redis: Redis;
   let workers: RunningHerald | undefined;
@@ -127,54 +127,68 @@ describe('given an update record Herald cannot decode, between two good ones', (
     await stack?.stop();
   });
 
-  it('its broadcast is given up after a few tries, the commander is alerted, and the resolution still goes out', async () => {
+  /**
+   * Opens an incident, posts an update and the resolution while no worker
+   * runs, lets `corrupt` rewrite the middle update's stored record, then
+   * starts the workers and checks that the resolution still goes out.
+   */
+  async function poisonSecondUpdate(name: string, corrupt: (stored: string, updateId: string) => string): Promise<void> {
     const { hooks, slack, smtp } = stack;
-    const [target] = webhookTargets(hooks, 'timeline', 1) as [{ path: string; url: string; secret: string }];
-    const audience = await stack.api('PUT', '/v1/audiences/partners', {
-      slack: { channels: ['C0STATUS'] },
+    const commander = { name: 'Dana', email: `dana+${name}@corp.example`, slackUserId: `U0${name.toUpperCase()}` };
+    const channel = `C0${name.toUpperCase()}`;
+    const [target] = webhookTargets(hooks, name, 1) as [{ path: string; url: string; secret: string }];
+    const audience = await stack.api('PUT', `/v1/audiences/${name}`, {
+      slack: { channels: [channel] },
       webhooks: [{ url: target.url, secret: target.secret }],
     });
     expect(audience.statusCode, audience.body).toBe(200);
     const opened = created(
       await stack.api('POST', '/v1/incidents', {
-        title: 'Search is slow',
+        title: `Search is slow (${name})`,
         severity: 'minor',
         status: 'investigating',
         message: 'Searches take several seconds.',
         components: ['search'],
-        audiences: ['partners'],
-        commander: COMMANDER,
+        audiences: [name],
+        commander,
       }),
     );
     const incidentId = opened.incident.id;
     const poisoned = created(await stack.api('POST', `/v1/incidents/${incidentId}/updates`, { message: 'We found the slow query.' }));
     const resolved = created(await stack.api('POST', `/v1/incidents/${incidentId}/resolve`, { message: 'Search is fast again.' }));
 
-    // The second update's record, cut short: it still names its id, and decodes nowhere.
     const updatesKey = `${stack.config.prefix}:incident:${incidentId}:updates`;
     const stored = await redis.lindex(updatesKey, 1);
     expect(stored).toContain(poisoned.update.id);
-    await redis.lset(updatesKey, 1, stored!.slice(0, stored!.indexOf(poisoned.update.id) + poisoned.update.id.length + 10));
+    await redis.lset(updatesKey, 1, corrupt(stored!, poisoned.update.id));
 
     workers = await startHerald({ config: stack.config, roles: new Set(['workers']), logger: createLogger(stack.config.logLevel) });
 
     // The opening and the resolution reach the webhook, in order; the poisoned update never does.
     const arrived = await hooks.waitFor({ path: target.path, count: 2 }, WAIT_MS);
     expect(arrived.map(updateIdOf)).toEqual([opened.update.id, resolved.update.id]);
-    await slack.waitFor((fake) => fake.posts('C0STATUS').length >= 2, WAIT_MS);
+    await slack.waitFor((fake) => fake.posts(channel).length >= 2, WAIT_MS);
 
     // The commander is told the update was given up, by Slack DM and by email.
-    await slack.waitFor((fake) => fake.posts(COMMANDER.slackUserId).length > 0, WAIT_MS);
-    const dm = slack.posts(COMMANDER.slackUserId)[0]!.text;
-    expect(dm).toContain('Search is slow');
+    await slack.waitFor((fake) => fake.posts(commander.slackUserId).length > 0, WAIT_MS);
+    const dm = slack.posts(commander.slackUserId)[0]!.text;
+    expect(dm).toContain(`Search is slow (${name})`);
     expect(dm).toMatch(/given up/);
     expect(dm).toContain(poisoned.update.id);
-    await smtp.waitFor({ to: COMMANDER.email }, WAIT_MS);
+    await smtp.waitFor({ to: commander.email }, WAIT_MS);
 
     // The incident still reads: its readable updates, resolved.
     const incident = await stack.api('GET', `/v1/incidents/${incidentId}`);
     expect(incident.statusCode, incident.body).toBe(200);
     expect(incident.json()).toMatchObject({ status: 'resolved' });
     expect(hooks.received(target.path).every((r) => r.signatureValid)).toBe(true);
+  }
+
+  it('cut short (it still names its id): its broadcast is given up after a few tries, the commander is alerted, and the resolution still goes out', async () => {
+    await poisonSecondUpdate('cut', (stored, updateId) => stored.slice(0, stored.indexOf(updateId) + updateId.length + 10));
+  }, 60_000);
+
+  it('garbage naming no update: the incident goes on without it at once, and the commander is alerted after a few tries', async () => {
+    await poisonSecondUpdate('garbage', () => '\u0000 not an update');
   }, 60_000);
 });
