@@ -188,7 +188,7 @@ export async function startHerald(options: HeraldOptions): Promise<RunningHerald
     let app: FastifyInstance | undefined;
     let url: string | undefined;
     if (serving) {
-      const metrics = new Metrics(deliveries, queues);
+      const metrics = new Metrics(deliveries, queues, new ScheduleStore(redis, keys, config.reminderLeadSeconds * 1000));
       app = await buildApp({
         config,
         redis,

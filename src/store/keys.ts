@@ -48,6 +48,8 @@ export interface Keys {
   signingSecret: string;
   /** hash: "channel:state" → count of deliveries that reached that state */
   deliveryCounts: string;
+  /** hash: "holding" / "reminder" → holding statements posted and commanders reminded, by every process */
+  cadenceCounts: string;
   /** string (with expiry): set once the commander was alerted of a dead delivery of this update */
   deadAlert(updateId: string): string;
   /** string (with expiry): set while a channel is rate-limited; value is the epoch ms it ends */
@@ -76,6 +78,7 @@ export function keysFor(prefix: string): Keys {
     idempotency: (tokenName, key) => k('idempotency', tokenName, key),
     signingSecret: k('secret', 'signing'),
     deliveryCounts: k('metrics', 'deliveries'),
+    cadenceCounts: k('metrics', 'cadence'),
     channelPause: (channel) => k('pause', channel),
     deadAlert: (updateId) => k('alerted', updateId),
   };

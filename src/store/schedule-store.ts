@@ -74,13 +74,14 @@ return claimed
 );
 
 /**
- * KEYS: reminder schedule, incident hash. ARGV: id, dueMs.
- * Records that the reminder for this due time went out; it leaves the
- * schedule unless a newer update has already put the next one there.
+ * KEYS: reminder schedule, incident hash, cadence counts. ARGV: id, dueMs.
+ * Records that the reminder for this due time went out, and counts it once;
+ * it leaves the schedule unless a newer update has already put the next one there.
  */
 const MARK_REMINDED = new LuaScript(
   'mark-reminded',
   `
+if redis.call('HGET', KEYS[2], 'remindedFor') ~= ARGV[2] then redis.call('HINCRBY', KEYS[3], 'reminder', 1) end
 redis.call('HSET', KEYS[2], 'remindedFor', ARGV[2])
 if redis.call('HGET', KEYS[2], 'nextUpdateDueAt') == ARGV[2] then redis.call('ZREM', KEYS[1], ARGV[1]) end
 return 1
@@ -101,6 +102,43 @@ for _, member in ipairs(members) do redis.call('ZADD', KEYS[1], now + lease, mem
 return members
 `,
 );
+
+/**
+ * KEYS: open incidents. ARGV: incident key prefix.
+ * Returns [open incidents, oldest lastBroadcastAt (ms) of them, or -1].
+ * One field of each open incident: the holding schedule's scores are due
+ * times (last broadcast + that incident's cadence, or a lease), so the
+ * silence cannot be read off them without each cadence anyway. Open
+ * incidents are few — each one is a live outage with a commander — so a
+ * scrape costs one call and well under a millisecond of Redis's time.
+ */
+const OLDEST_BROADCAST = new LuaScript(
+  'oldest-broadcast',
+  `
+local ids = redis.call('ZRANGE', KEYS[1], 0, -1)
+local open, oldest = 0, -1
+for _, id in ipairs(ids) do
+  local h = redis.call('HMGET', ARGV[1] .. id, 'status', 'lastBroadcastAt')
+  local last = tonumber(h[2])
+  if h[1] and h[1] ~= 'resolved' and last then
+    open = open + 1
+    if oldest < 0 or last < oldest then oldest = last end
+  end
+end
+return { open, oldest }
+`,
+);
+
+/** What `/metrics` shows of the cadence, from Redis: the same in every process. */
+export interface CadenceSnapshot {
+  /** Holding statements posted, by every process, ever (under this prefix). */
+  holdingStatements: number;
+  /** Commanders reminded that an update is due, by every process, ever. */
+  reminders: number;
+  openIncidents: number;
+  /** Longest time an open incident has gone without a broadcast (ms); 0 when none is open. */
+  longestSilenceMs: number;
+}
 
 export interface DueEntry {
   incidentId: string;
@@ -139,8 +177,27 @@ export class ScheduleStore {
   }
 
   async markReminded(entry: DueEntry): Promise<void> {
-    const keys = [this.keys.reminderSchedule, this.keys.incident(entry.incidentId)];
+    const keys = [this.keys.reminderSchedule, this.keys.incident(entry.incidentId), this.keys.cadenceCounts];
     await MARK_REMINDED.run(this.redis, keys, [entry.incidentId, entry.dueAt.getTime()]);
+  }
+
+  /** Counts a posted holding statement for `/metrics`. */
+  async countHoldingStatement(): Promise<void> {
+    await this.redis.hincrby(this.keys.cadenceCounts, 'holding', 1);
+  }
+
+  /** The cadence's counts and the longest current silence, as of `now`. */
+  async snapshot(now: Date): Promise<CadenceSnapshot> {
+    const [[holding, reminders], [open, oldest]] = await Promise.all([
+      this.redis.hmget(this.keys.cadenceCounts, 'holding', 'reminder'),
+      OLDEST_BROADCAST.run(this.redis, [this.keys.openIncidents], [this.keys.incidentPrefix]) as Promise<[number, number]>,
+    ]);
+    return {
+      holdingStatements: Number(holding ?? 0),
+      reminders: Number(reminders ?? 0),
+      openIncidents: open,
+      longestSilenceMs: oldest < 0 ? 0 : Math.max(0, now.getTime() - oldest),
+    };
   }
 
   /** The earliest time anything on the schedules is due (ms), or undefined when they are empty. */
