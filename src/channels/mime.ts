@@ -14,6 +14,7 @@
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import MailComposer from 'nodemailer/lib/mail-composer/index.js';
+import { plainTitle } from '../domain/public-view.js';
 
 // CommonJS objects whose functions Node's ESM loader does not see as named exports.
 const require = createRequire(import.meta.url);
@@ -119,9 +120,15 @@ function singleLine(name: string, value: string): string {
   return value;
 }
 
-/** A Subject: as is when it is plain ASCII, else RFC 2047 encoded words (Q for mostly Latin text, B otherwise). */
+/**
+ * A Subject: as is when it is plain ASCII, else RFC 2047 encoded words (Q for
+ * mostly Latin text, B otherwise). Control characters and bidi overrides are
+ * never written (see {@link plainTitle}): RFC 5322 allows no control
+ * character in a header but folding whitespace, encoded words would only
+ * carry them to the reader's screen, and an ASCII subject is written raw.
+ */
 function encodeUnstructured(value: string): string {
-  const oneLine = value.replace(LINE_BREAK, ' ');
+  const oneLine = plainTitle(value);
   if (SAFE_HEADER_VALUE.test(oneLine)) return oneLine;
   const nonLatin = oneLine.replace(/[\x20-\x7e]/g, '').length;
   return mimeFuncs.encodeWords(oneLine, nonLatin < oneLine.length / 3 ? 'Q' : 'B', 52);

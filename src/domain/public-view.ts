@@ -77,7 +77,7 @@ export function publicUpdate(update: IncidentUpdate): PublicUpdate {
  * title they are never meant — a title is one line — and written raw they
  * ring terminals, recolour them (ESC sequences) or break a mail header.
  */
-const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]+/g;
+const CONTROL_CHARACTERS = /[ \t]*[\u0000-\u001f\u007f-\u009f][\u0000-\u0020\u007f-\u009f]*/g;
 
 /**
  * Bidirectional embeddings, overrides and isolates (U+202A–U+202E,
@@ -92,9 +92,10 @@ const BIDI_CONTROLS = /[\u202a-\u202e\u2066-\u2069]/g;
 
 /**
  * A title as it may be shown as plain text (a Slack or X post, an email's
- * Subject and text part, a webhook's rendered title): control characters
- * become one space, bidi overrides and isolates are dropped.
+ * Subject and text part, a webhook's rendered title): a run of control
+ * characters, with the spaces around it, becomes one space; bidi overrides
+ * and isolates are dropped.
  */
 export function plainTitle(title: string): string {
-  return title.replace(BIDI_CONTROLS, '').replace(CONTROL_CHARACTERS, ' ');
+  return title.replace(BIDI_CONTROLS, '').replace(CONTROL_CHARACTERS, ' ').trim();
 }
