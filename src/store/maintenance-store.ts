@@ -68,10 +68,13 @@ const MAX_CHANGE_ATTEMPTS = 5;
 
 /**
  * KEYS: maintenance hash, updates list, pending broadcasts, schedule, maintenance index
- * ARGV: id, expectedVersion ('' = create), nowMs, updateJson ('' = none), fieldCount,
- *       fields (name, value)…, then members (member, score)…
+ * ARGV: id, expected state ('' = create, else "version|status" as read), nowMs,
+ *       updateJson ('' = none), fieldCount, fields (name, value)…, then members (member, score)…
  * Writes the fields, replaces the scheduled members, appends the update with
- * the next seq. Errors: EXISTS, NOTFOUND, STALE.
+ * the next seq. Errors: EXISTS, NOTFOUND, STALE. The status is part of the
+ * expected state because firing an announcement (start, completion) changes
+ * it without a new version: a change judged against "scheduled" must not
+ * land on a maintenance that has started since.
  */
 const APPLY = new LuaScript(
   'maintenance-apply',
@@ -83,7 +86,8 @@ if expected == '' then
   redis.call('ZADD', index, now, id)
 else
   if redis.call('EXISTS', hash) == 0 then return redis.error_reply('NOTFOUND') end
-  if redis.call('HGET', hash, 'version') ~= expected then return redis.error_reply('STALE') end
+  local state = redis.call('HMGET', hash, 'version', 'status')
+  if (state[1] or '') .. '|' .. (state[2] or '') ~= expected then return redis.error_reply('STALE') end
   for member in string.gmatch(redis.call('HGET', hash, 'events') or '', '[^\\n]+') do
     redis.call('ZREM', schedule, member)
   end
@@ -275,7 +279,7 @@ export class MaintenanceStore {
       const update = moved ? this.announcement(id, 'maintenance-rescheduled', current.status, message, author, now, window) : null;
       const started = current.status === 'in_progress';
       const members = this.members(id, version + 1, { startsAt, endsAt, remindBeforeSeconds }, now, started);
-      return this.apply(id, String(version), now, update, fields, members);
+      return this.apply(id, `${version}|${current.status}`, now, update, fields, members);
     });
   }
 
@@ -286,7 +290,7 @@ export class MaintenanceStore {
       if (current.status === 'completed') throw new MaintenanceFinishedError(id, current.status);
       const update = this.announcement(id, 'maintenance-cancelled', 'cancelled', current.message, author, now, windowOf(current));
       const fields = { status: 'cancelled', cancelledAt: now.getTime() };
-      return this.apply(id, String(version), now, update, fields, []);
+      return this.apply(id, `${version}|${current.status}`, now, update, fields, []);
     });
   }
 
@@ -363,7 +367,7 @@ export class MaintenanceStore {
 
   private async apply(
     id: string,
-    expectedVersion: string,
+    expectedState: string,
     now: Date,
     update: Omit<IncidentUpdate, 'seq'> | null,
     fields: Record<string, string | number>,
@@ -377,7 +381,7 @@ export class MaintenanceStore {
       this.keys.maintenances,
     ];
     const entries = Object.entries(fields);
-    const args: Array<string | number> = [id, expectedVersion, now.getTime(), update === null ? '' : JSON.stringify(update), entries.length];
+    const args: Array<string | number> = [id, expectedState, now.getTime(), update === null ? '' : JSON.stringify(update), entries.length];
     for (const [name, value] of entries) args.push(name, value);
     for (const [member, score] of members) args.push(member, score);
     try {
