@@ -18,12 +18,13 @@
  * | `eq a b` | `{{#if (eq update.kind "holding")}}` | `true` / `false` |
  * | `upper s` | `{{upper incident.severity}}` | `MAJOR` |
  * | `href url` | `<{{href incident.url}}\|View>` | the URL escaped for a link in this format |
- * | `multiline text` | `{{multiline update.message}}` | the text escaped, line breaks kept (`<br>` in HTML) |
+ * | `multiline text` | `{{multiline update.message}}` | the text escaped, line breaks kept (`<br>` in HTML, where its URLs also become links) |
  * | `code text` | `{{code reminder.curl}}` in a code block | the text escaped for a code block in this format (no Slack zero-width spaces) |
  */
 import Handlebars from 'handlebars';
 
 import { ESCAPE_CODE, ESCAPE_TEXT, ESCAPE_URL, escapeHtml, type Escaping } from './escape.js';
+import { splitAtUrls } from './urls.js';
 
 type Helper = (...args: unknown[]) => unknown;
 
@@ -138,6 +139,16 @@ export function humanize(value: unknown): string {
   return words.charAt(0).toUpperCase() + words.slice(1);
 }
 
+/**
+ * HTML of a commander's text in which each `http(s)` URL is a link: only
+ * those schemes are found, so no `javascript:` can become one.
+ */
+function htmlWithLinks(text: string): string {
+  return splitAtUrls(text)
+    .map((piece) => (piece.kind === 'url' ? `<a href="${escapeHtml(piece.text)}">${escapeHtml(piece.text)}</a>` : escapeHtml(piece.text)))
+    .join('');
+}
+
 /** The helpers of one channel environment, keyed by name. */
 export function createHelpers(escaping: Escaping): Record<string, Helper> {
   const escapeText = ESCAPE_TEXT[escaping];
@@ -175,9 +186,7 @@ export function createHelpers(escaping: Escaping): Record<string, Helper> {
       const text = argument(value);
       if (typeof text !== 'string') return '';
       const lines = text.replace(/\r\n?/g, '\n');
-      return new Handlebars.SafeString(
-        escaping === 'html' ? escapeHtml(lines).replaceAll('\n', '<br>\n') : escapeText(lines),
-      );
+      return new Handlebars.SafeString(escaping === 'html' ? htmlWithLinks(lines).replaceAll('\n', '<br>\n') : escapeText(lines));
     },
     code: (value: unknown) => {
       const text = argument(value);

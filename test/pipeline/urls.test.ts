@@ -55,10 +55,14 @@ describe('given an update whose message carries URLs, when it is broadcast', () 
     expect(text).toContain(WORKAROUND);
   });
 
-  it("the email's text part carries each exact URL", () => {
+  it("the email's text part carries each exact URL, its HTML part a link to it", () => {
     const mail = stack.smtp.for('urls@partner.example')[0]!;
     expect(mail.text).toContain(RUNBOOK);
     expect(mail.text).toContain(WORKAROUND);
+    // Handlebars' HTML escaping (`&amp;`, `&#x3D;`), which a browser reads back as the URL.
+    const inHtml = RUNBOOK.replaceAll('&', '&amp;').replaceAll('=', '&#x3D;');
+    expect(mail.html).toContain(`<a href="${inHtml}">${inHtml}</a>`);
+    expect(mail.html).not.toContain('<!channel>');
   });
 
   it("the webhook's Markdown carries each exact URL as an autolink, the prose around it escaped", () => {

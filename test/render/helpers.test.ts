@@ -118,4 +118,11 @@ describe('createHelpers', () => {
     expect(String(createHelpers('plain').href?.(url, options))).toBe(url);
     expect(String(createHelpers('html').multiline?.('a <b>\r\nc', options))).toBe('a &lt;b&gt;<br>\nc');
   });
+
+  it('makes each http(s) URL of a multiline HTML text a link, and nothing else', () => {
+    const html = String(createHelpers('html').multiline?.('see https://x.example/a_b?c=1&d=2"><script>.\njavascript:alert(1)', options));
+    expect(html).toBe(
+      'see <a href="https://x.example/a_b?c&#x3D;1&amp;d&#x3D;2">https://x.example/a_b?c&#x3D;1&amp;d&#x3D;2</a>&quot;&gt;&lt;script&gt;.<br>\njavascript:alert(1)',
+    );
+  });
 });
