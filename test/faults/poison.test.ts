@@ -105,6 +105,56 @@ describe('given a delivery record Herald cannot decode, among its batch-mates', 
     }
     expect(hooks.received().every((r) => r.signatureValid)).toBe(true);
   }, 60_000);
+
+  it('a delivery job that keeps failing (its update became unreadable after the fan-out) is given up: dead, alerted, and the next update goes out', async () => {
+    const { hooks, slack } = stack;
+    const prefix = stack.config.prefix;
+    const commander = { name: 'Sam', email: 'sam@corp.example', slackUserId: 'U0SAM' };
+    const targets = webhookTargets(hooks, 'stuck', 2);
+    const audience = await stack.api('PUT', '/v1/audiences/stuck', { webhooks: targets.map(({ url, secret }) => ({ url, secret })) });
+    expect(audience.statusCode, audience.body).toBe(200);
+    const opened = created(
+      await stack.api('POST', '/v1/incidents', {
+        title: 'Exports stuck',
+        severity: 'minor',
+        status: 'investigating',
+        message: 'Exports are not starting.',
+        components: ['exports'],
+        audiences: ['stuck'],
+        commander,
+      }),
+    );
+    const incidentId = opened.incident.id;
+    for (const { path } of targets) await hooks.waitFor({ path }, WAIT_MS);
+
+    const pauseKey = `${prefix}:pause:webhook`;
+    await redis.set(pauseKey, String(Date.now() + 120_000), 'PX', 120_000);
+    const second = created(await stack.api('POST', `/v1/incidents/${incidentId}/updates`, { message: 'Exports restart slowly.' }));
+    await eventually(
+      async () => (await redis.hlen(`${prefix}:deliveries:${second.update.id}`)) === 2 && (await webhookQueue.getDelayedCount()) > 0,
+      WAIT_MS,
+      'the fan-out, held back',
+    );
+    const updatesKey = `${prefix}:incident:${incidentId}:updates`;
+    const stored = (await redis.lindex(updatesKey, 1))!;
+    await redis.lset(updatesKey, 1, stored.slice(0, stored.indexOf(second.update.id) + second.update.id.length + 10));
+    await redis.del(pauseKey);
+    for (const job of await webhookQueue.getDelayed()) await job.promote();
+
+    // Read from Redis: the API lists deliveries by the incident's readable updates.
+    const deliveriesKey = `${prefix}:deliveries:${second.update.id}`;
+    const records = await eventually(async () => {
+      const all = Object.values(await redis.hgetall(deliveriesKey)).map((json) => JSON.parse(json) as { state: string; error: string | null });
+      return all.length === 2 && all.every((d) => d.state === 'dead') ? all : undefined;
+    }, WAIT_MS, 'the deliveries of the unreadable update to be given up');
+    for (const d of records) expect(d.error).toMatch(/^gave up: .*cannot be read/);
+    await slack.waitFor((fake) => fake.posts(commander.slackUserId).length > 0, WAIT_MS);
+    expect(slack.posts(commander.slackUserId)[0]!.text).toMatch(/gave up/);
+
+    const third = created(await stack.api('POST', `/v1/incidents/${incidentId}/updates`, { message: 'Exports run again.', status: 'monitoring' }));
+    for (const { path } of targets) await hooks.waitFor({ path, where: (r) => updateIdOf(r) === third.update.id }, WAIT_MS);
+    for (const { path } of targets) expect(hooks.received(path).map(updateIdOf)).toEqual([opened.update.id, third.update.id]);
+  }, 60_000);
 });
 
 describe('given an update record Herald cannot decode, between an opening and a resolution', () => {
