@@ -78,13 +78,10 @@ export const maintenanceRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = a
         ...(body.startsAt !== undefined && { startsAt: new Date(body.startsAt) }),
         ...(body.endsAt !== undefined && { endsAt: new Date(body.endsAt) }),
       };
-      let update;
-      try {
-        ({ update } = await maintenances.change(id, change, request.caller!.name, new Date()));
-      } catch (error) {
+      const { update } = await maintenances.change(id, change, request.caller!.name, new Date()).catch((error: unknown) => {
         if (error instanceof InvalidWindowError) throw badRequest('invalid_window', error.message, [error.problem]);
         throw error;
-      }
+      });
       if (update !== null) await queueBroadcast(deps, update, request.log);
       return withUpdates(id);
     },
