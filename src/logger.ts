@@ -39,18 +39,24 @@ const MAX_CAUSE_DEPTH = 3;
  * and the errors of a transaction on `previousErrors`.
  */
 export function serializeError(error: unknown, depth = 0): LoggedError | string {
-  if (!(error instanceof Error)) return typeof error === 'string' ? error : String(error);
-  const code = (error as { code?: unknown }).code;
-  const frames = typeof error.stack === 'string' ? error.stack.split('\n').filter((line) => /^\s+at /.test(line)).join('\n') : '';
+  if (typeof error === 'string') return error;
+  // Error-like objects too (another realm's errors, a library's plain `{name, message}`): never their other fields.
+  if (typeof error !== 'object' || error === null || typeof (error as { message?: unknown }).message !== 'string') return String(error);
+  const { name, message, code, stack, cause } = error as { name?: unknown; message: string; code?: unknown; stack?: unknown; cause?: unknown };
+  const frames = typeof stack === 'string' ? stack.split('\n').filter((line) => /^\s+at /.test(line)).join('\n') : '';
   return {
-    name: error.name,
+    name: typeof name === 'string' ? name : 'Error',
     ...((typeof code === 'string' || typeof code === 'number') && { code }),
-    message: error.message,
+    message,
     ...(frames !== '' && { stack: frames }),
-    ...(error.cause !== undefined && depth < MAX_CAUSE_DEPTH && { cause: serializeError(error.cause, depth + 1) }),
+    ...(cause !== undefined && depth < MAX_CAUSE_DEPTH && { cause: serializeError(cause, depth + 1) }),
   };
 }
 
+/**
+ * A JSON logger at `level`, writing to `destination` (stdout by default):
+ * secret-bearing paths redacted, errors logged by {@link serializeError}.
+ */
 export function createLogger(level: string, destination?: DestinationStream): Logger {
   return pino(
     {
