@@ -157,11 +157,13 @@ function isLoopback(host: string): boolean {
 function publicUrlWarnings(config: Pick<Readonly<Config>, 'host' | 'port' | 'publicUrl'>): string[] {
   const warnings: string[] = [];
   const links = new URL(config.publicUrl);
-  const ownAddress = links.protocol === 'http:' && (isLoopback(links.hostname) || links.hostname.replace(/^\[(.*)\]$/, '$1') === config.host);
-  if (!isLoopback(config.host) && ownAddress && links.port === String(config.port)) {
+  // Links to loopback reach no partner; links to the listening address itself are what an unset HERALD_PUBLIC_URL gives.
+  const linksPort = links.port === '' ? (links.protocol === 'https:' ? '443' : '80') : links.port;
+  const listeningAddress = links.hostname.replace(/^\[(.*)\]$/, '$1') === config.host && linksPort === String(config.port);
+  if (!isLoopback(config.host) && (isLoopback(links.hostname) || listeningAddress)) {
     warnings.push(
-      `HERALD_PUBLIC_URL is not set to an address partners reach: links in messages (incident pages, unsubscribe) ` +
-        `will point at ${config.publicUrl}, this server's own address (HOST=${config.host}); set HERALD_PUBLIC_URL`,
+      `links in messages (incident pages, unsubscribe) will point at ${config.publicUrl}, an address of this machine ` +
+        `that partners cannot reach (HOST=${config.host}); set HERALD_PUBLIC_URL to the URL they reach Herald at`,
     );
   }
   if (links.protocol === 'http:' && !isLoopback(links.hostname)) {

@@ -45,6 +45,12 @@ describe('startup warnings about the links in messages', () => {
     expect(warnings[0]!.msg).toContain('set HERALD_PUBLIC_URL');
   }, START_WITHIN_MS + 10_000);
 
+  it('HERALD_PUBLIC_URL on localhost while HOST=0.0.0.0: the same, whatever the port', async () => {
+    const { warnings } = await startupWarnings({ HOST: '0.0.0.0', HERALD_PUBLIC_URL: 'http://localhost:3000' });
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]!.msg).toContain('will point at http://localhost:3000');
+  }, START_WITHIN_MS + 10_000);
+
   it('HERALD_PUBLIC_URL is plain http on a public name: one-click unsubscribe needs HTTPS', async () => {
     const { warnings } = await startupWarnings({ HERALD_PUBLIC_URL: 'http://status.example.com' });
     expect(warnings).toHaveLength(1);
