@@ -144,13 +144,17 @@ local function decodeRecord(json)
   end
   return record
 end
+local laneOfToken = nil
 local function laneOf(token)
-  local all = redis.call('HGETALL', lanes)
-  for j = 1, #all, 2 do
-    local lane = all[j + 1]
-    if lane == token or string.find(' ' .. lane .. ' ', ' ' .. token .. ' ', 1, true) then return all[j] end
+  if not laneOfToken then
+    -- Read once per call, however many records of the batch cannot be read.
+    laneOfToken = {}
+    local all = redis.call('HGETALL', lanes)
+    for j = 1, #all, 2 do
+      for t in string.gmatch(all[j + 1], '%S+') do laneOfToken[t] = all[j] end
+    end
   end
-  return ''
+  return laneOfToken[token] or ''
 end
 local out = {}
 for i = 4, #ARGV do
