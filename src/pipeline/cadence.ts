@@ -112,13 +112,13 @@ export class CadenceKeeper {
         this.now(),
         dueAt,
       );
-      await this.deps.broadcast(incidentId, update.id);
-      const lateMs = Date.parse(update.postedAt) - dueAt.getTime();
-      this.deps.logger.info({ incidentId, updateId: update.id, lateMs }, 'holding statement posted');
-      // Counted once posted and queued; a count lost to a Redis hiccup must not make the look fail.
+      // Counted once posted (if queueing its broadcast fails, the sweeper queues it); a count lost to a Redis hiccup must not stop the broadcast.
       await this.deps.schedule.countHoldingStatement().catch((error: unknown) =>
         this.deps.logger.warn({ incidentId, err: error instanceof Error ? error.message : error }, 'could not count a holding statement for /metrics'),
       );
+      await this.deps.broadcast(incidentId, update.id);
+      const lateMs = Date.parse(update.postedAt) - dueAt.getTime();
+      this.deps.logger.info({ incidentId, updateId: update.id, lateMs }, 'holding statement posted');
     } catch (error) {
       // Someone posted, resolved or rescheduled first: nothing is owed.
       if (error instanceof StaleScheduleError || error instanceof ResolvedError || error instanceof NotFoundError) return;

@@ -109,8 +109,9 @@ return members
  * One field of each open incident: the holding schedule's scores are due
  * times (last broadcast + that incident's cadence, or a lease), so the
  * silence cannot be read off them without each cadence anyway. Open
- * incidents are few — each one is a live outage with a commander — so a
- * scrape costs one call and well under a millisecond of Redis's time.
+ * incidents are few — each one is a live outage — so a scrape costs one
+ * call and one hash read per open incident inside Redis, never a walk
+ * through any incident's updates.
  */
 const OLDEST_BROADCAST = new LuaScript(
   'oldest-broadcast',
