@@ -35,6 +35,16 @@ export interface PublicUpdate {
   postedAt: string;
 }
 
+/** A maintenance as an audience sees it, as of one of its announcements. */
+export interface PublicMaintenance {
+  id: string;
+  title: string;
+  components: string[];
+  status: UpdateStatus;
+  startsAt: string | null;
+  endsAt: string | null;
+}
+
 /** Where a public view is shown from: the incident's page, and the status it is told at. */
 export interface PublicIncidentOptions {
   /** Link to the incident's public page. */
@@ -56,6 +66,18 @@ export function publicIncident(incident: Incident, options: PublicIncidentOption
     resolvedAt: incident.resolvedAt,
     nextUpdateDueAt: incident.nextUpdateDueAt,
     url: options.url,
+  };
+}
+
+/** The public view of a maintenance as of `update` (its window as that announcement gave it). */
+export function publicMaintenance(maintenance: Incident, update: IncidentUpdate): PublicMaintenance {
+  return {
+    id: maintenance.id,
+    title: plainTitle(maintenance.title),
+    components: [...maintenance.components],
+    status: update.status,
+    startsAt: update.maintenance?.startsAt ?? null,
+    endsAt: update.maintenance?.endsAt ?? null,
   };
 }
 

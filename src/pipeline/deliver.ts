@@ -21,7 +21,6 @@ import type { Channels } from '../channels/registry.js';
 import { targetFromKey, type ChannelTarget, type RecordedTarget } from '../domain/audience.js';
 import { isFinal, type DeliveryRecord } from '../domain/delivery.js';
 import type { Incident, IncidentUpdate } from '../domain/incident.js';
-import { plainTitle, publicIncident, publicUpdate } from '../domain/public-view.js';
 import { unsubscribeUrl, type UnsubscribeTokens } from '../domain/unsubscribe-token.js';
 import type { DeliveryJob } from '../queue/jobs.js';
 import type { Renderer } from '../render/renderer.js';
@@ -31,7 +30,7 @@ import type { AudienceStore } from '../store/audience-store.js';
 import { CLAIM_STATUS, parseLaneToken, type DeliveryStore, type LaneToken, type ThreadState, type UnreadableDelivery } from '../store/delivery-store.js';
 import type { IncidentStore } from '../store/incident-store.js';
 import { logDeadDelivery, logFailedAttempt } from './delivery-log.js';
-import { renderContext, webhookEventType } from './render-context.js';
+import { renderContext, webhookPayload } from './render-context.js';
 import { retryDelayMs, retryPolicy, type RetryPolicy } from './retry-policy.js';
 
 /** A delivery job to add; `jobId` de-duplicates, `delayMs` postpones. */
@@ -86,8 +85,6 @@ export interface DeliveryJobSummary {
 /** What a job knows about the update it delivers; shared by every target. */
 interface Prepared {
   incident: Incident;
-  /** Maintenances are announced under a `maintenance` key in webhook payloads. */
-  isMaintenance: boolean;
   update: IncidentUpdate;
   context: RenderContext;
   /** Context of the incident's first message, showing the status as of this update. */
@@ -486,14 +483,7 @@ export class Deliverer {
       }
       case 'webhook': {
         const body = cached(prepared, 'webhook', () =>
-          Buffer.from(JSON.stringify({
-            type: webhookEventType(update.kind),
-            ...(prepared.isMaintenance
-              ? { maintenance: maintenanceView(prepared.incident, update) }
-              : { incident: publicIncident(prepared.incident, { url: context.incident.url, status: update.status }) }),
-            update: publicUpdate(update),
-            rendered: renderer.render('webhook', update.kind, context),
-          })),
+          Buffer.from(JSON.stringify(webhookPayload(prepared.incident, update, context.incident.url, renderer.render('webhook', update.kind, context)))),
         );
         return this.deps.channels.webhook.send(this.signingTarget(target), { id: record.id, body });
       }
@@ -564,7 +554,7 @@ export class Deliverer {
   private async load(incidentId: string, updateId: string): Promise<Prepared | null> {
     const moment = await this.deps.incidents.getMoment(incidentId, updateId);
     if (moment === null) return null;
-    const { incident: snapshot, type, update, opening } = moment;
+    const { incident: snapshot, update, opening } = moment;
     const context = renderContext(snapshot, update, this.deps.publicUrl, opening);
     // The first message as it should read now: its own words, today's status and window.
     const { maintenance: _window, ...openingBase } = renderContext(snapshot, opening, this.deps.publicUrl, opening);
@@ -574,20 +564,8 @@ export class Deliverer {
       nextUpdateDueAt: context.nextUpdateDueAt,
       ...(context.maintenance !== undefined && { maintenance: context.maintenance }),
     };
-    return { incident: snapshot, isMaintenance: type === 'maintenance', update, context, openingContext, cache: new Map() };
+    return { incident: snapshot, update, context, openingContext, cache: new Map() };
   }
-}
-
-/** What a blog's webhook needs to know of a maintenance, as of this announcement: public fields only (contract §3). */
-function maintenanceView(incident: Incident, update: IncidentUpdate) {
-  return {
-    id: incident.id,
-    title: plainTitle(incident.title),
-    components: incident.components,
-    status: update.status,
-    startsAt: update.maintenance?.startsAt ?? null,
-    endsAt: update.maintenance?.endsAt ?? null,
-  };
 }
 
 function cached<T>(prepared: Prepared, key: string, make: () => T): T {

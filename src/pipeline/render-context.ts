@@ -9,7 +9,7 @@
  * template to print by mistake.
  */
 import { nextUpdateDue, type Incident, type IncidentUpdate } from '../domain/incident.js';
-import { plainTitle, publicUpdate } from '../domain/public-view.js';
+import { plainTitle, publicIncident, publicMaintenance, publicUpdate } from '../domain/public-view.js';
 import type { RenderContext } from '../render/types.js';
 
 /** The public page of an incident, under `HERALD_PUBLIC_URL`. */
@@ -61,4 +61,20 @@ export function renderContext(
 export function webhookEventType(kind: IncidentUpdate['kind']): string {
   if (kind.startsWith('maintenance-')) return `maintenance.${kind.slice('maintenance-'.length)}`;
   return kind === 'update' ? 'incident.updated' : `incident.${kind}`;
+}
+
+/**
+ * The JSON a blog webhook receives for an update: its event type, the public
+ * view of the incident (or maintenance) and of the update, and the rendered
+ * texts. Preview shows exactly this.
+ */
+export function webhookPayload(incident: Incident, update: IncidentUpdate, url: string, rendered: unknown) {
+  return {
+    type: webhookEventType(update.kind),
+    ...(update.maintenance !== undefined
+      ? { maintenance: publicMaintenance(incident, update) }
+      : { incident: publicIncident(incident, { url, status: update.status }) }),
+    update: publicUpdate(update),
+    rendered,
+  };
 }

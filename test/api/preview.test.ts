@@ -89,7 +89,11 @@ describe('POST /v1/preview', () => {
     const opened = await preview({ message: 'Investigating.' });
     const holding = await preview({ message: 'Investigating.', kind: 'holding' });
     expect(holding.webhook.type).toBe('incident.holding');
-    expect(holding.webhook.update).toMatchObject({ kind: 'holding', author: 'herald' });
+    expect(holding.webhook.update).toMatchObject({ kind: 'holding' });
+    // Preview shows what a partner's blog receives: the public view, no author (contract §3).
+    expect(Object.keys(holding.webhook.update).sort()).toEqual(['id', 'incidentId', 'kind', 'message', 'postedAt', 'seq', 'status']);
+    expect(holding.webhook.incident).not.toHaveProperty('commander');
+    expect(holding.webhook.incident).not.toHaveProperty('audiences');
     expect(holding.slack.text).toMatch(/still working on it/i);
     expect(holding.x.text).toMatch(/no new information/i);
     expect(holding.slack.text).not.toBe(opened.slack.text);

@@ -5,7 +5,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Incident, IncidentUpdate } from '../../domain/incident.js';
 import { unsubscribeUrl } from '../../domain/unsubscribe-token.js';
-import { renderContext, webhookEventType } from '../../pipeline/render-context.js';
+import { renderContext, webhookPayload } from '../../pipeline/render-context.js';
 import type { ApiDeps } from '../app.js';
 import { previewBody } from '../schemas.js';
 
@@ -51,7 +51,7 @@ export const previewRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async
       ...(enabled.has('x') && { x: renderer.render('x', kind, context) }),
       ...(enabled.has('email') && { email: renderer.render('email', kind, { ...context, unsubscribeUrl: sample }) }),
       ...(enabled.has('webhook') && {
-        webhook: { type: webhookEventType(kind), incident, update, rendered: renderer.render('webhook', kind, context) },
+        webhook: webhookPayload(incident, update, context.incident.url, renderer.render('webhook', kind, context)),
       }),
     };
   });
