@@ -5,7 +5,9 @@
  */
 import { createHash } from 'node:crypto';
 import type { ChannelName } from '../channels/channel.js';
+import type { TokenScope } from '../config.js';
 import type { RecordedTarget } from './audience.js';
+import { maskedWebhookUrl, scrubbedError } from './redaction.js';
 
 export const DELIVERY_STATES = ['queued', 'sent', 'failed', 'dead'] as const;
 /**
@@ -58,8 +60,13 @@ export function deliveryId(updateId: string, channel: ChannelName, targetKey: st
   return `dlv_${digest.slice(0, 22)}`;
 }
 
-/** How a target is shown to API callers and in logs. */
-export function describeTarget(target: RecordedTarget): string {
+/**
+ * How a target is shown to API callers and in the commander's alerts: a
+ * `write` token sees a webhook URL without userinfo or query string; a
+ * `read` token, and an alert that may be forwarded, see it masked past its
+ * first path segment (contract §3).
+ */
+export function describeTarget(target: RecordedTarget, scope: TokenScope = 'read'): string {
   switch (target.channel) {
     case 'slack':
       return target.slackChannel;
@@ -68,7 +75,7 @@ export function describeTarget(target: RecordedTarget): string {
     case 'email':
       return target.address;
     case 'webhook':
-      return redactUrl(target.url);
+      return scope === 'write' ? redactUrl(target.url) : maskedWebhookUrl(target.url);
   }
 }
 
@@ -83,16 +90,18 @@ export function redactUrl(raw: string): string {
   }
 }
 
-export function toDelivery(record: DeliveryRecord): Delivery {
+/** A delivery as a caller with `scope` sees it; a `read` token's errors are scrubbed of a webhook's capability. */
+export function toDelivery(record: DeliveryRecord, scope: TokenScope): Delivery {
+  const error = record.error !== null && scope === 'read' && record.channel === 'webhook' ? scrubbedError(record.error, record.target) : record.error;
   return {
     id: record.id,
     updateId: record.updateId,
     channel: record.channel,
-    target: describeTarget(record.target),
+    target: describeTarget(record.target, scope),
     state: record.state,
     attempts: record.attempts,
     providerRef: record.providerRef,
-    error: record.error,
+    error,
     sentAt: record.sentAt,
     retryAt: record.retryAt,
   };

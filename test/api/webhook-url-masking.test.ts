@@ -57,4 +57,31 @@ describe('given an audience whose webhook URLs carry capability tokens', () => {
     expect(shownUrls(all.json().audiences[0])).toEqual(urls);
     expect(one.body + all.body).not.toContain(secret);
   });
+
+  it('the delivery ledger masks them the same way for a read token, and quotes no capability in an error', async () => {
+    // The receiver refuses the capability URL and quotes it back, as receivers do.
+    stack.hooks.respond('/services/T0CAPA/B0CAPB/cap-in-path-0123', { status: 400, body: 'bad path /services/T0CAPA/B0CAPB/cap-in-path-0123' });
+    const opened = await stack.api('POST', '/v1/incidents', {
+      title: 'API errors', severity: 'minor', message: 'Looking into it.', audiences: ['partners'],
+    });
+    expect(opened.statusCode, opened.body).toBe(201);
+    const id = opened.json().incident.id as string;
+    await stack.hooks.waitFor(urls.length, 20_000);
+    const ledger = async (token: string) => {
+      for (;;) {
+        const res = await stack.api('GET', `/v1/incidents/${id}/deliveries`, undefined, { token });
+        expect(res.statusCode).toBe(200);
+        const deliveries = res.json().deliveries as Array<{ state: string; target: string; error: string | null }>;
+        if (deliveries.length === urls.length && deliveries.every((d) => d.state === 'sent' || d.state === 'dead')) return { deliveries, body: res.body };
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    };
+    const read = await ledger(READ_TOKEN);
+    expect(read.deliveries.map((d) => d.target).sort()).toEqual([`${origin}/`, `${origin}/blog/…`, `${origin}/hooks`, `${origin}/services/…`]);
+    expect(read.deliveries.find((d) => d.state === 'dead')?.error).toMatch(/bad path/);
+    for (const capability of [...capabilities, secret]) expect(read.body).not.toContain(capability);
+    const write = await ledger(WRITE_TOKEN);
+    expect(write.body).toContain('/services/T0CAPA/B0CAPB/cap-in-path-0123');
+    expect(write.body).not.toContain(secret);
+  });
 });

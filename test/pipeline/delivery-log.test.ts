@@ -3,7 +3,7 @@
  * for the shapes partners' targets come in.
  */
 import { describe, expect, it } from 'vitest';
-import { loggedTarget, maskedAddress, maskedWebhookUrl, scrubbedError } from '../../src/pipeline/delivery-log.js';
+import { maskedAddress, maskedTarget, maskedWebhookUrl, scrubbedError } from '../../src/domain/redaction.js';
 
 describe('a recipient address in a log line', () => {
   it.each([
@@ -45,11 +45,11 @@ describe('an error quoting its target', () => {
   it('hides a recipient address whatever its case', () => {
     const email = { channel: 'email' as const, key: 'ops@partner.example', address: 'Ops@Partner.example', audiences: ['partners'] };
     expect(scrubbedError('550 <ops@partner.example>: rejected', email)).toBe('550 <O***@Partner.example>: rejected');
-    expect(loggedTarget(email)).toBe('O***@Partner.example');
+    expect(maskedTarget(email)).toBe('O***@Partner.example');
   });
 
   it('names Slack channels and X as they are', () => {
-    expect(loggedTarget({ channel: 'slack', key: 'C0123', slackChannel: 'C0123' })).toBe('C0123');
-    expect(loggedTarget({ channel: 'x', key: 'account' })).toBe('x');
+    expect(maskedTarget({ channel: 'slack', key: 'C0123', slackChannel: 'C0123' })).toBe('C0123');
+    expect(maskedTarget({ channel: 'x', key: 'account' })).toBe('x');
   });
 });

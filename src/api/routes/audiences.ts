@@ -4,33 +4,13 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { TokenScope } from '../../config.js';
 import { checkWebhookUrl } from '../../channels/webhook-address.js';
+import { maskedWebhookUrl } from '../../domain/redaction.js';
 import type { Audience } from '../../domain/audience.js';
 import { AudienceLimitError } from '../../store/audience-store.js';
 import { NotFoundError } from '../../store/errors.js';
 import type { ApiDeps } from '../app.js';
 import { ApiError, badRequest, type FieldProblem } from '../errors.js';
 import { AudienceBody, AudienceParams } from '../schemas.js';
-
-/** What stands for the masked part of a webhook URL shown to a read token. */
-const MASK = '…';
-
-/**
- * A webhook URL as a `read` token sees it (contract §3): such URLs often
- * carry a capability token (Slack's `/services/T…/B…/secret`, `?token=`),
- * so only the origin and the first path segment are shown — no userinfo,
- * no query, no fragment, the rest of the path masked.
- */
-export function maskedWebhookUrl(url: string): string {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    return MASK;
-  }
-  const [first = '', ...rest] = parsed.pathname.split('/').slice(1);
-  const masked = rest.some((segment) => segment !== '');
-  return `${parsed.protocol}//${parsed.host}/${first}${masked ? `/${MASK}` : ''}`;
-}
 
 /**
  * An audience as the API shows it: each webhook says it has a secret, not

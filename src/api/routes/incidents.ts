@@ -105,7 +105,7 @@ export const incidentRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = asyn
       return {
         deliveries: records
           .filter((r) => (channel === undefined || r.channel === channel) && (state === undefined || r.state === state))
-          .map(toDelivery),
+          .map((record) => toDelivery(record, request.caller!.scope)),
       };
     },
   );
