@@ -68,7 +68,7 @@ export const publicRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, {
     return page(
       'Unsubscribe',
       `<h1>Unsubscribe ${escapeHtml(target.address)}?</h1>
-<p>You will no longer receive incident notifications by email for: ${escapeHtml(target.audiences.join(', ') || 'this list')}.</p>
+<p>${escapeHtml(target.address)} will no longer receive incident notifications by email from this sender.</p>
 <form method="post"><input type="hidden" name="List-Unsubscribe" value="One-Click"><button type="submit">Unsubscribe</button></form>`,
     );
   });
@@ -84,6 +84,6 @@ export const publicRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, {
       reply.type('text/html; charset=utf-8');
       return page('Unsubscribed', `<h1>Unsubscribed</h1><p>${escapeHtml(target.address)} will receive no more incident emails.</p>`);
     }
-    return { unsubscribed: target.address, audiences: removedFrom };
+    return { unsubscribed: target.address };
   });
 };
