@@ -487,7 +487,7 @@ export function sampleRenderContexts(kind: string): RenderContext[] {
   const { opening: _opening, unsubscribeUrl: _unsubscribeUrl, reminder, ...rest } = full;
   const bare: RenderContext = {
     ...rest,
-    incident: { ...full.incident, commander: null, components: [] },
+    incident: { ...full.incident, components: [] },
     update: { ...full.update, seq: 1 },
     nextUpdateDueAt: null,
     ...(reminder !== undefined && { reminder: { dueAt: reminder.dueAt, updateUrl: reminder.updateUrl, curl: reminder.curl } }),
@@ -515,7 +515,6 @@ function sampleIncidentContext(kind: string): RenderContext {
     kind: 'opened',
     status: 'investigating',
     message: 'We are investigating delays in outbound email delivery. Messages are queued, not lost.',
-    author: 'dana',
     postedAt: '2024-05-14T13:00:00.000Z',
   };
   const status = resolved ? 'resolved' : kind === 'opened' ? 'investigating' : 'identified';
@@ -526,7 +525,6 @@ function sampleIncidentContext(kind: string): RenderContext {
       severity: 'major',
       status,
       components: ['email', 'api'],
-      commander: { name: 'Dana', email: 'dana@corp.example', slackUserId: 'U0DANA' },
       createdAt: opening.postedAt,
       resolvedAt: resolved ? '2024-05-14T14:25:00.000Z' : null,
       url: 'https://status.example.com/incidents/01HZX0SAMPLEINCIDENT00001',
@@ -542,7 +540,6 @@ function sampleIncidentContext(kind: string): RenderContext {
             message: resolved
               ? 'Queued messages have been delivered and delivery times are back to normal.'
               : 'A misconfigured relay was throttling outbound mail; we are rolling out a fix.',
-            author: kind === 'holding' ? 'herald' : 'dana',
             postedAt: resolved ? '2024-05-14T14:25:00.000Z' : '2024-05-14T13:30:00.000Z',
           },
     nextUpdateDueAt: resolved ? null : '2024-05-14T14:00:00.000Z',
@@ -553,42 +550,36 @@ function sampleIncidentContext(kind: string): RenderContext {
 
 /** What each announcement of the sample maintenance says, and when. */
 const SAMPLE_MAINTENANCE_UPDATES: Readonly<
-  Record<MaintenanceKind, { status: MaintenanceStatus; message: string; author: string; postedAt: string }>
+  Record<MaintenanceKind, { status: MaintenanceStatus; message: string; postedAt: string }>
 > = {
   'maintenance-scheduled': {
     status: 'scheduled',
     message: 'We will upgrade the primary database. The API may reject writes for up to 10 minutes; the dashboard stays readable throughout.',
-    author: 'dana',
     postedAt: '2024-05-07T09:00:00.000Z',
   },
   'maintenance-reminder': {
     status: 'scheduled',
     message: 'We will upgrade the primary database. The API may reject writes for up to 10 minutes; the dashboard stays readable throughout.',
-    author: 'herald',
     postedAt: '2024-05-13T02:00:00.000Z',
   },
   'maintenance-started': {
     status: 'in_progress',
     message: 'The database upgrade has started. Writes through the API may be rejected for a few minutes.',
-    author: 'herald',
     postedAt: '2024-05-14T02:00:00.000Z',
   },
   'maintenance-completed': {
     status: 'completed',
     message: 'The upgrade is complete and every service is operating normally.',
-    author: 'dana',
     postedAt: '2024-05-14T03:40:00.000Z',
   },
   'maintenance-rescheduled': {
     status: 'scheduled',
     message: 'We have moved the upgrade by one week to include the vendor patch released yesterday.',
-    author: 'dana',
     postedAt: '2024-05-12T10:00:00.000Z',
   },
   'maintenance-cancelled': {
     status: 'cancelled',
     message: 'The upgrade is no longer needed: the vendor fixed the issue in place.',
-    author: 'dana',
     postedAt: '2024-05-13T16:00:00.000Z',
   },
 };
@@ -610,7 +601,6 @@ function sampleMaintenanceContext(kind: MaintenanceKind): RenderContext {
       severity: 'maintenance',
       status: announcement.status,
       components: ['api', 'dashboard'],
-      commander: { name: 'Dana', email: 'dana@corp.example', slackUserId: 'U0DANA' },
       createdAt: scheduled.postedAt,
       resolvedAt: null,
       url: 'https://status.example.com/maintenances/01HZX0SAMPLEMAINTENANCE01',

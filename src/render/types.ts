@@ -1,7 +1,7 @@
 /**
  * What templates see, and what rendering produces for each channel.
  */
-import type { Commander, Severity, UpdateKind, UpdateStatus } from '../domain/incident.js';
+import type { Severity, UpdateKind, UpdateStatus } from '../domain/incident.js';
 
 /**
  * The data every template is rendered with. Values are raw (unescaped);
@@ -19,11 +19,6 @@ export interface RenderContext {
     /** The incident's current status (after this update); a maintenance's status for maintenances. */
     status: UpdateStatus;
     components: string[];
-    /**
-     * @deprecated Never set: what leaves Herald is public. Optional only so
-     * that sample contexts written before still type-check.
-     */
-    commander?: Commander | null;
     createdAt: string;
     resolvedAt: string | null;
     /** Link to the incident, built from `HERALD_PUBLIC_URL`. */
@@ -35,11 +30,6 @@ export interface RenderContext {
     kind: UpdateKind;
     status: UpdateStatus;
     message: string;
-    /**
-     * @deprecated Never set: the token name that posted an update is internal.
-     * Optional only so that sample contexts written before still type-check.
-     */
-    author?: string;
     postedAt: string;
   };
   /** When the next update is promised; null once resolved. */

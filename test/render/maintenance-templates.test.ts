@@ -40,7 +40,6 @@ function maintenanceContext(kind: MaintenanceKind, change: { title?: string; mes
     kind: 'maintenance-scheduled',
     status: 'scheduled',
     message: scheduled.message,
-    author: 'dana',
     postedAt: scheduled.postedAt,
   };
   return {
@@ -50,7 +49,6 @@ function maintenanceContext(kind: MaintenanceKind, change: { title?: string; mes
       severity: 'maintenance',
       status,
       components: ['api-gateway', 'dashboard'],
-      commander: { name: 'Dana', email: 'dana@corp.example' },
       createdAt: scheduled.postedAt,
       resolvedAt: null,
       url: URL,
@@ -61,7 +59,6 @@ function maintenanceContext(kind: MaintenanceKind, change: { title?: string; mes
       kind,
       status,
       message: change.message ?? message,
-      author: 'dana',
       postedAt: change.postedAt ?? postedAt,
     },
     nextUpdateDueAt: null,

@@ -35,7 +35,6 @@ function contextFor(kind: IncidentKind, message = MESSAGES[kind]): RenderContext
     kind: 'opened',
     status: 'investigating',
     message: MESSAGES.opened,
-    author: 'dana',
     postedAt: '2024-05-14T12:50:00.000Z',
   };
   return {
@@ -45,7 +44,6 @@ function contextFor(kind: IncidentKind, message = MESSAGES[kind]): RenderContext
       severity: 'critical',
       status: STATUS[kind],
       components: ['api-gateway', 'email'],
-      commander: { name: 'Dana', email: 'dana@corp.example' },
       createdAt: opening.postedAt,
       resolvedAt: resolved ? '2024-05-14T15:05:00.000Z' : null,
       url: URL,
@@ -59,7 +57,6 @@ function contextFor(kind: IncidentKind, message = MESSAGES[kind]): RenderContext
             kind,
             status: STATUS[kind],
             message,
-            author: kind === 'holding' ? 'herald' : 'dana',
             postedAt: resolved ? '2024-05-14T15:05:00.000Z' : '2024-05-14T14:00:00.000Z',
           },
     nextUpdateDueAt: resolved ? null : '2024-05-14T14:30:00.000Z',
@@ -180,7 +177,7 @@ describe('built-in templates', () => {
   it('renders an incident with no components, no commander and no opening', () => {
     const ctx = contextFor('update');
     const bare: RenderContext = {
-      incident: { ...ctx.incident, components: [], commander: null },
+      incident: { ...ctx.incident, components: [] },
       update: ctx.update,
       nextUpdateDueAt: ctx.nextUpdateDueAt,
     };
