@@ -27,7 +27,7 @@ import { registerAuth } from './auth.js';
 import { AUDIENCE_BODY_LIMIT_BYTES, boundApiBodies, boundPublicBodies, parseNoBodies } from './body-limits.js';
 import { registerErrorHandling } from './errors.js';
 import { registerIdempotency } from './idempotency.js';
-import { registerRateLimits } from './rate-limits.js';
+import { limitPerAddress, limitPerToken } from './rate-limits.js';
 import { audienceRoutes } from './routes/audiences.js';
 import { incidentRoutes } from './routes/incidents.js';
 import { maintenanceRoutes } from './routes/maintenances.js';
@@ -82,16 +82,15 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   registerErrorHandling(app);
   // Unknown routes and the monitoring routes read no body; each scope adds what its routes parse.
   parseNoBodies(app);
-  const limits = await registerRateLimits(app, {
-    redis: deps.redis,
-    prefix: deps.config.prefix,
-    publicPerMinute: deps.config.rateLimitPublicPerMinute,
-    apiPerMinute: deps.config.rateLimitApiPerMinute,
+  const rateLimitStore = { redis: deps.redis, prefix: deps.config.prefix };
+  const limitApi = await limitPerToken(app, {
+    ...rateLimitStore,
+    perMinute: deps.config.rateLimitApiPerMinute,
     tokens: deps.config.apiTokens,
   });
   // Before authentication, so that a flood of unknown tokens is counted (per address) too.
   app.addHook('onRequest', async (request, reply) => {
-    if (request.routeOptions.config.scope !== undefined) await limits.api(request, reply);
+    if (request.routeOptions.config.scope !== undefined) await limitApi(request, reply);
   });
   registerAuth(app, deps.config.apiTokens);
   registerIdempotency(app, deps.idempotency);
@@ -110,7 +109,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(opsRoutes, { deps });
   await app.register(async (unauthenticated) => {
     boundPublicBodies(unauthenticated);
-    unauthenticated.addHook('onRequest', limits.public);
+    await limitPerAddress(unauthenticated, { ...rateLimitStore, perMinute: deps.config.rateLimitPublicPerMinute });
     await unauthenticated.register(publicRoutes, { deps });
   });
   await app.register(

@@ -2,10 +2,12 @@
  * How much of a request body each kind of route reads, and what it parses.
  * Parsing is the expensive part of a hostile request (V8's JSON.parse spends
  * seconds on 5 MiB of `[[[[…`, all of it on the one event loop), so a body is
- * parsed only by a route that needs it, within a bound that keeps the work
- * well under the contract's 100 ms (§3 Operations).
+ * parsed only by a route that needs it, only up to the size that route
+ * needs, and only once its nesting is known to be shallow: a hostile body
+ * then costs milliseconds (contract §3 Operations: no request blocks the
+ * process for more than 100 ms).
  */
-import type { FastifyInstance, RouteOptions } from 'fastify';
+import { errorCodes, type FastifyInstance, type RouteOptions } from 'fastify';
 import { ApiError } from './errors.js';
 
 /** Contract §3: routes without auth accept at most 16 KiB of body. */
@@ -39,28 +41,37 @@ const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 
 /**
- * Whether `json` nests arrays and objects deeper than `maxDepth`: one linear
- * pass over the text, counting brackets outside strings, stopping at the
- * first level too deep. It does not validate (JSON.parse does that next);
- * it only decides whether parsing is safe to start.
+ * Follows how deeply a JSON text nests arrays and objects, chunk by chunk as
+ * it arrives: brackets are counted outside strings. It does not validate
+ * (JSON.parse does that next); it only decides whether parsing is safe to
+ * start. Bytes suffice: every character it looks at is ASCII, and no byte of
+ * a multi-byte UTF-8 character is ASCII.
  */
-export function nestsDeeperThan(json: string, maxDepth: number): boolean {
-  let depth = 0;
-  let inString = false;
-  for (let i = 0; i < json.length; i++) {
-    const c = json.charCodeAt(i);
-    if (inString) {
-      if (c === BACKSLASH) i++;
-      else if (c === QUOTE) inString = false;
-    } else if (c === QUOTE) {
-      inString = true;
-    } else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
-      if (++depth > maxDepth) return true;
-    } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
-      depth--;
+export class NestingGauge {
+  private depth = 0;
+  private inString = false;
+  private escaped = false;
+
+  constructor(readonly maxDepth: number) {}
+
+  /** Reads the next chunk; true once the text has nested deeper than `maxDepth`. */
+  exceededBy(chunk: Uint8Array): boolean {
+    for (let i = 0; i < chunk.length; i++) {
+      const c = chunk[i];
+      if (this.inString) {
+        if (this.escaped) this.escaped = false;
+        else if (c === BACKSLASH) this.escaped = true;
+        else if (c === QUOTE) this.inString = false;
+      } else if (c === QUOTE) {
+        this.inString = true;
+      } else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
+        if (++this.depth > this.maxDepth) return true;
+      } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
+        this.depth--;
+      }
     }
+    return false;
   }
-  return false;
 }
 
 /**
@@ -74,23 +85,57 @@ export function parseNoBodies(app: FastifyInstance): void {
 }
 
 /**
- * JSON bodies in `scope`, refused with 400 `body_too_deep` when nested deeper
- * than {@link MAX_JSON_DEPTH} before any parsing starts; otherwise Fastify's
- * own parser (which also refuses `__proto__` and `constructor.prototype`).
+ * JSON bodies in `scope`, within the route's body limit, refused with 400
+ * `body_too_deep` as soon as they nest deeper than {@link MAX_JSON_DEPTH}:
+ * the nesting is followed as the body arrives, so such a body is neither
+ * assembled nor parsed. Otherwise Fastify's own parser (which also refuses
+ * `__proto__` and `constructor.prototype`).
  */
 export function parseJsonBodies(scope: FastifyInstance): void {
   const parse = scope.getDefaultJsonParser('error', 'error');
-  scope.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    if (nestsDeeperThan(body as string, MAX_JSON_DEPTH)) {
-      done(
-        new ApiError(400, 'body_too_deep', `the body nests arrays and objects more than ${MAX_JSON_DEPTH} levels deep`, {
-          maxDepth: MAX_JSON_DEPTH,
-        }),
-        undefined,
-      );
+  scope.addContentTypeParser('application/json', (request, payload, done) => {
+    const limit = request.routeOptions.bodyLimit;
+    const header = request.headers['content-length'];
+    const declared = header === undefined ? undefined : Number(header);
+    if (declared !== undefined && declared > limit) {
+      done(new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE(), undefined);
       return;
     }
-    parse(request, body as string, done);
+    const gauge = new NestingGauge(MAX_JSON_DEPTH);
+    const chunks: Buffer[] = [];
+    let received = 0;
+
+    const stop = (error: Error): void => {
+      payload.removeListener('data', onData);
+      payload.removeListener('end', onEnd);
+      payload.removeListener('error', stop);
+      done(error, undefined);
+    };
+    function onData(data: Buffer | string): void {
+      const chunk = typeof data === 'string' ? Buffer.from(data) : data;
+      received += chunk.length;
+      if (received > limit) return stop(new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE());
+      if (gauge.exceededBy(chunk)) {
+        return stop(
+          new ApiError(400, 'body_too_deep', `the body nests arrays and objects more than ${MAX_JSON_DEPTH} levels deep`, {
+            maxDepth: MAX_JSON_DEPTH,
+          }),
+        );
+      }
+      chunks.push(chunk);
+    }
+    function onEnd(): void {
+      payload.removeListener('data', onData);
+      payload.removeListener('error', stop);
+      if (declared !== undefined && received !== declared) {
+        done(new errorCodes.FST_ERR_CTP_INVALID_CONTENT_LENGTH(), undefined);
+        return;
+      }
+      parse(request, Buffer.concat(chunks, received).toString('utf8'), done);
+    }
+    payload.on('data', onData);
+    payload.once('end', onEnd);
+    payload.once('error', stop);
   });
 }
 

@@ -22,21 +22,7 @@ export interface RateLimitOptions {
   redis: Redis;
   /** Herald's key prefix; the counts live under `<prefix>:rate-limit:`. */
   prefix: string;
-  /** Requests a minute per client address on routes without auth; 0 = no limit. */
-  publicPerMinute: number;
-  /** Requests a minute per API token under /v1 (per address without a known token); 0 = no limit. */
-  apiPerMinute: number;
-  tokens: readonly ApiToken[];
 }
-
-export interface RateLimits {
-  /** For the scope of routes without auth. */
-  public: RateLimitHook;
-  /** For /v1 routes; runs before authentication, so refused tokens are counted too. */
-  api: RateLimitHook;
-}
-
-const unlimited: RateLimitHook = async () => {};
 
 function tooMany(who: (request: FastifyRequest) => string): (request: FastifyRequest, context: { max: number; after: string }) => ApiError {
   return (request, context) =>
@@ -49,44 +35,56 @@ function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
 
-/**
- * Registers @fastify/rate-limit on `app` (applied to no route by itself) and
- * returns the two hooks to add where they belong.
- */
-export async function registerRateLimits(app: FastifyInstance, options: RateLimitOptions): Promise<RateLimits> {
-  await app.register(rateLimit, {
-    global: false,
+/** What every limit shares: Redis as the store, and what to do when it is away. */
+function shared(options: RateLimitOptions, name: string): { redis: Redis; nameSpace: string; timeWindow: number; skipOnError: boolean } {
+  return {
     redis: options.redis,
-    nameSpace: `${options.prefix}:rate-limit:`,
+    nameSpace: `${options.prefix}:rate-limit:${name}:`,
+    timeWindow: WINDOW_MS,
     // A limit protects Herald; Redis being away must not turn it into an outage of its own.
     skipOnError: true,
-  });
+  };
+}
 
-  // Keyed by the token's name, never the token: the key is visible in Redis.
+/**
+ * Limits every route registered in `scope` from here on to `perMinute`
+ * requests per client address (0 = no limit): for routes without auth.
+ */
+export async function limitPerAddress(scope: FastifyInstance, options: RateLimitOptions & { perMinute: number }): Promise<void> {
+  if (options.perMinute === 0) return;
+  await scope.register(rateLimit, {
+    ...shared(options, 'public'),
+    global: true,
+    max: options.perMinute,
+    keyGenerator: (request) => normalizeIP(request.ip),
+    errorResponseBuilder: tooMany(() => 'from this address'),
+  });
+}
+
+/**
+ * The /v1 limit: `perMinute` requests per API token (0 = no limit), keyed
+ * by the token's name. Add the hook before authentication, so that requests
+ * without a known token are refused too, counted per client address.
+ */
+export async function limitPerToken(
+  app: FastifyInstance,
+  options: RateLimitOptions & { perMinute: number; tokens: readonly ApiToken[] },
+): Promise<RateLimitHook> {
+  if (options.perMinute === 0) return async () => undefined;
+  // Never the token itself: the key is visible in Redis.
   const nameOf = new Map(options.tokens.map((t) => [sha256(t.token), t.name]));
-  const apiKey = (request: FastifyRequest): string => {
+  const callerKey = (request: FastifyRequest): string => {
     const bearer = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '')?.[1];
     const name = bearer === undefined ? undefined : nameOf.get(sha256(bearer));
-    return name === undefined ? `api:address:${normalizeIP(request.ip)}` : `api:token:${name}`;
+    return name === undefined ? `address:${normalizeIP(request.ip)}` : `token:${name}`;
   };
-
-  const publicLimit =
-    options.publicPerMinute === 0
-      ? unlimited
-      : app.rateLimit({
-          max: options.publicPerMinute,
-          timeWindow: WINDOW_MS,
-          keyGenerator: (request) => `public:${normalizeIP(request.ip)}`,
-          errorResponseBuilder: tooMany(() => 'from this address'),
-        });
-  const apiLimit =
-    options.apiPerMinute === 0
-      ? unlimited
-      : app.rateLimit({
-          max: options.apiPerMinute,
-          timeWindow: WINDOW_MS,
-          keyGenerator: apiKey,
-          errorResponseBuilder: tooMany((request) => (apiKey(request).startsWith('api:token:') ? 'for this token' : 'from this address')),
-        });
-  return { public: publicLimit, api: apiLimit };
+  await app.register(rateLimit, {
+    ...shared(options, 'api'),
+    // Applied by the hook returned, not to every route.
+    global: false,
+    max: options.perMinute,
+    keyGenerator: callerKey,
+    errorResponseBuilder: tooMany((request) => (callerKey(request).startsWith('token:') ? 'for this token' : 'from this address')),
+  });
+  return app.rateLimit();
 }

@@ -17,8 +17,13 @@ const nested = (depth: number): string => '['.repeat(depth) + ']'.repeat(depth);
 /** Just under 5 MiB of `[[[[…`: V8 spends seconds parsing it. */
 const DEEP_5_MIB = nested(2_600_000);
 
-/** The contract's bound on how long any request may hold the event loop. */
-const MAX_BLOCK_MS = 100;
+/**
+ * Longer than reading such a body takes (milliseconds), shorter than parsing
+ * it (V8: 2.5 s and more). The contract's own 100 ms bound is asserted on a
+ * real process, where the test's own work does not count:
+ * test/process/event-loop.test.ts.
+ */
+const UNPARSED_MS = 1000;
 
 /** Runs `request` (served in this process) and returns its answer with the longest event-loop delay seen meanwhile. */
 async function timed<T>(request: () => Promise<T>): Promise<{ res: T; maxDelayMs: number }> {
@@ -50,7 +55,7 @@ describe('hostile requests', () => {
       for (const path of ['/nowhere', '/v1/nowhere', '/incidents']) {
         const { res, maxDelayMs } = await timed(() => stack.api('POST', path, DEEP_5_MIB, { token: null }));
         expectError(res, 404, 'not_found');
-        expect(maxDelayMs, `event loop held by POST ${path}`).toBeLessThan(MAX_BLOCK_MS);
+        expect(maxDelayMs, `event loop held by POST ${path}`).toBeLessThan(UNPARSED_MS);
       }
     });
   });
@@ -59,7 +64,7 @@ describe('hostile requests', () => {
     it('refuse a body over 16 KiB with 413, before reading it', async () => {
       const { res, maxDelayMs } = await timed(() => stack.api('POST', '/unsubscribe/x', DEEP_5_MIB, { token: null }));
       expectError(res, 413, 'body_too_large');
-      expect(maxDelayMs).toBeLessThan(MAX_BLOCK_MS);
+      expect(maxDelayMs).toBeLessThan(UNPARSED_MS);
 
       const form = { 'content-type': 'application/x-www-form-urlencoded' };
       const justOver = `List-Unsubscribe=One-Click&pad=${'x'.repeat(PUBLIC_BODY_LIMIT_BYTES)}`;
@@ -79,7 +84,7 @@ describe('hostile requests', () => {
       const error = expectError(res, 400, 'body_too_deep');
       expect(error.message).toContain(String(MAX_JSON_DEPTH));
       expect(error.details).toEqual({ maxDepth: MAX_JSON_DEPTH });
-      expect(maxDelayMs, 'event loop held by the nested audience').toBeLessThan(MAX_BLOCK_MS);
+      expect(maxDelayMs, 'event loop held by the nested audience').toBeLessThan(UNPARSED_MS);
       expectError(await stack.api('GET', '/v1/audiences/deep'), 404, 'not_found');
     });
 

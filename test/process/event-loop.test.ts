@@ -21,6 +21,9 @@ const MAX_BLOCK_SECONDS = 0.1;
 /** Volleys tried before concluding that the delay is Herald's own. */
 const VOLLEYS = 5;
 
+/** A volley held longer than this was blocked by Herald, not slowed by the machine. */
+const SURELY_BLOCKED_SECONDS = 2;
+
 /** Just under 5 MiB (the largest body any route takes) of `[[[[…`: V8 spends seconds parsing it. */
 const DEEP = Buffer.from('['.repeat(2_600_000) + ']'.repeat(2_600_000));
 
@@ -28,10 +31,11 @@ const DEEP = Buffer.from('['.repeat(2_600_000) + ']'.repeat(2_600_000));
 type Answer = { status: number; body: string } | 'reset';
 
 /**
- * Sends `body` and resolves with the answer. A 413 decided from
- * Content-Length closes the connection while the client is still
- * uploading; the client may then see the reset before the answer, so a
- * reset is an answer here too (the caller says where it is expected).
+ * Sends `body` and resolves with the answer. A body refused before it is
+ * all read (a 413 from Content-Length, a 400 for nesting too deep) closes
+ * the connection while the client is still uploading; the client may then
+ * see the reset before the answer, so a reset is an answer here too (the
+ * caller says where it is expected).
  */
 function send(url: string, method: string, path: string, body: Buffer, headers: Record<string, string>): Promise<Answer> {
   return new Promise((resolve, reject) => {
@@ -92,27 +96,35 @@ it('eight hostile 5 MiB bodies at once hold the event loop for less than 100 ms'
     ['POST', '/v1/incidents', authed, 413],
   ];
 
-  /** One volley of the eight at once; resolves with the server's largest event-loop delay meanwhile. */
-  const volley = async (): Promise<number> => {
+  /** One volley of the eight at once: the answers, and the server's largest event-loop delay meanwhile. */
+  const volley = async (): Promise<{ lag: number; answers: Answer[] }> => {
     await maxEventLoopLag(url);
     const answers = await Promise.all(hostile.map(([method, path, headers]) => send(url, method, path, DEEP, headers)));
-    const lag = await maxEventLoopLag(url);
-    for (const [i, answer] of answers.entries()) {
-      const [method, path, , status] = hostile[i]!;
-      if (answer === 'reset' && status === 413) continue;
-      expect(answer, `${method} ${path}`).not.toBe('reset');
-      if (answer === 'reset') continue;
-      expect(answer.status, `${method} ${path}: ${answer.body.slice(0, 200)}`).toBe(status);
-      expect(JSON.parse(answer.body)).toHaveProperty('error.code');
-    }
-    return lag;
+    return { lag: await maxEventLoopLag(url), answers };
   };
 
   // A request that blocks the loop shows in every volley; a busy machine
   // (other processes taking the CPU, which the delay also counts) shows in
-  // some. So the best of a few volleys is what Herald itself costs.
+  // some. So the best of a few volleys is what Herald itself costs. A delay
+  // of seconds is no machine's noise (parsing one such body takes that long):
+  // no need to try again.
   const lags: number[] = [];
-  while (lags.length < VOLLEYS && !lags.some((lag) => lag < MAX_BLOCK_SECONDS)) lags.push(await volley());
+  let answers: Answer[] = [];
+  while (lags.length < VOLLEYS && !lags.some((lag) => lag < MAX_BLOCK_SECONDS || lag > SURELY_BLOCKED_SECONDS)) {
+    const result = await volley();
+    lags.push(result.lag);
+    answers = result.answers;
+  }
   test.annotate(`server event-loop delay max per volley: ${lags.map((l) => `${Math.round(l * 1000)} ms`).join(', ')}`);
   expect(Math.min(...lags), `the server's event loop was held for ${lags.join(' s, ')} s`).toBeLessThan(MAX_BLOCK_SECONDS);
+
+  for (const [i, answer] of answers.entries()) {
+    const [method, path, , status] = hostile[i]!;
+    // Refused mid-upload (too large, too deep): the answer may be lost to the reset.
+    if (answer === 'reset' && (status === 413 || status === 400)) continue;
+    expect(answer, `${method} ${path}`).not.toBe('reset');
+    if (answer === 'reset') continue;
+    expect(answer.status, `${method} ${path}: ${answer.body.slice(0, 200)}`).toBe(status);
+    expect(JSON.parse(answer.body)).toHaveProperty('error.code');
+  }
 }, 300_000);
