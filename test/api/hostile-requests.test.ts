@@ -99,6 +99,11 @@ describe('hostile requests', () => {
       expectError(await stack.api('POST', '/v1/incidents', overBound), 400, 'body_too_deep');
     });
 
+    it('parse JSON only: a text/plain body is refused with 415, not read as a string', async () => {
+      const res = await stack.api('POST', '/v1/incidents', JSON.stringify(incidentBody()), { headers: { 'content-type': 'text/plain' } });
+      expectError(res, 415, 'unsupported_media_type');
+    });
+
     it('still refuse malformed and poisoned JSON as before', async () => {
       expectError(await stack.api('POST', '/v1/incidents', '{"title": "x",'), 400, 'invalid_json');
       const poisoned = JSON.stringify(incidentBody()).replace(/^\{/, '{"__proto__": {"admin": true},');
