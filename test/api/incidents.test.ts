@@ -278,7 +278,8 @@ describe('incidents', () => {
       }
       const targets = new Set(deliveries.map((d) => `${d.channel} ${d.target}`));
       expect(targets).toEqual(
-        new Set(['slack C0STATUS', 'x x', 'email ops@partner.example', `webhook ${stack.hooks.url('/blog')}?…`, `webhook ${stack.hooks.url('/flaky')}`]),
+        // A read token sees a webhook URL as origin and first path segment, no query (contract §3).
+        new Set(['slack C0STATUS', 'x x', 'email ops@partner.example', `webhook ${stack.hooks.url('/blog')}`, `webhook ${stack.hooks.url('/flaky')}`]),
       );
     });
 
