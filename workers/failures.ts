@@ -12,7 +12,8 @@ import type { Broadcaster } from '../src/pipeline/broadcast.js';
 import type { CommanderNotifier } from '../src/pipeline/commander.js';
 import type { Deliverer } from '../src/pipeline/deliver.js';
 import { BROADCAST_QUEUE, type BroadcastJob, type DeliveryJob } from '../src/queue/jobs.js';
-import { isRedisOutage, type HeraldQueues } from '../src/queue/queues.js';
+import { isRedisUnavailable } from '../src/redis/errors.js';
+import type { HeraldQueues } from '../src/queue/queues.js';
 
 export interface FailedJobDeps {
   broadcaster: Broadcaster;
@@ -36,7 +37,7 @@ export function handleFailedJobs(workers: readonly Worker[], deps: FailedJobDeps
       logger.error({ queue: worker.name, jobId: job.id, attempts: job.attemptsMade, err: error.message }, 'job failed');
       if (!exhausted) return;
       const jobId = job.id ?? job.name;
-      if (isRedisOutage(error)) {
+      if (isRedisUnavailable(error)) {
         void queues.requeue(worker.name, job.data, jobId, logger);
         return;
       }
@@ -44,7 +45,7 @@ export function handleFailedJobs(workers: readonly Worker[], deps: FailedJobDeps
       void giveUp(worker.name, job.data as BroadcastJob | DeliveryJob, reason, job.attemptsMade, deps).catch((failure: unknown) => {
         // Could not even give up: if Redis is the reason, try the whole job again later.
         logger.error({ queue: worker.name, jobId, err: message(failure) }, 'could not give up a failed job');
-        if (isRedisOutage(failure)) void queues.requeue(worker.name, job.data, jobId, logger);
+        if (isRedisUnavailable(failure)) void queues.requeue(worker.name, job.data, jobId, logger);
       });
     });
   }

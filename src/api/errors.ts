@@ -3,6 +3,7 @@
  * 4xx name what the caller got wrong; 5xx hide the inside and are logged.
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { isRedisUnavailable } from '../redis/errors.js';
 import { NotFoundError, ResolvedError } from '../store/errors.js';
 import { MaintenanceChangedError, MaintenanceFinishedError } from '../store/maintenance-store.js';
 
@@ -127,29 +128,3 @@ export function registerErrorHandling(app: FastifyInstance): void {
 
 /** How soon a caller refused with 503 may try again: Redis restarts, fails over or frees memory in seconds. */
 const UNAVAILABLE_RETRY_AFTER_SECONDS = 1;
-
-/** ioredis' own errors while Redis is down or unreachable. */
-const CONNECTION_FAILURE = /Stream isn't writeable|Connection is closed|ECONNREFUSED|Command timed out|MaxRetriesPerRequest|enableOfflineQueue/;
-
-/**
- * Redis' answers that mean "not now", not "this request is wrong": out of
- * memory under `noeviction` (OOM), a replica (READONLY), a failed RDB save
- * that stops writes (MISCONF), too few replicas (NOREPLICAS), a cluster or
- * master down (CLUSTERDOWN, MASTERDOWN), a slot moving (TRYAGAIN), a dataset
- * loading at start (LOADING). Each is the error's first word; in a script
- * it is still the first word ("OOM … script: …").
- */
-const REFUSED_FOR_NOW = /^(?:OOM|READONLY|MISCONF|NOREPLICAS|CLUSTERDOWN|MASTERDOWN|TRYAGAIN|LOADING)\b/;
-
-/**
- * Does `error` mean Redis cannot serve now (answered 503 with Retry-After)?
- * A transaction refused this way fails as EXECABORT, with the reasons on
- * ioredis' `previousErrors`.
- */
-export function isRedisUnavailable(error: Error, depth = 0): boolean {
-  if (CONNECTION_FAILURE.test(`${error.name} ${error.message}`) || REFUSED_FOR_NOW.test(error.message)) return true;
-  const previous = (error as { previousErrors?: unknown }).previousErrors;
-  if (Array.isArray(previous) && previous.some((e) => e instanceof Error && REFUSED_FOR_NOW.test(e.message))) return true;
-  // A store may wrap the Redis error; a few causes deep is enough, and a cycle must end.
-  return error.cause instanceof Error && depth < 3 && isRedisUnavailable(error.cause, depth + 1);
-}

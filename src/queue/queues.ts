@@ -35,23 +35,6 @@ export function jobOptions(retry: JobRetry = { maxAttempts: 10, baseDelayMs: 100
 /** How long a job that ran out of tries while Redis was away rests before it is queued again. */
 const REQUEUE_DELAY_MS = 5 * 60_000;
 
-/**
- * Errors that say Redis (not the job) is in trouble: the connection is
- * gone or timed out, or the server refuses for now (loading its data, a
- * replica, out of memory, cannot persist, a cluster moving slots). Jobs
- * failing so are tried again until Redis is back, never given up.
- */
-const REDIS_REFUSING = /\b(?:LOADING|READONLY|OOM|MISCONF|CLUSTERDOWN|TRYAGAIN|MASTERDOWN|NOREPLICAS|BUSY)\b/;
-const REDIS_UNREACHABLE =
-  /ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|EAI_AGAIN|connection is closed|stream isn't writeable|max retries per request|command timed out|socket closed|connection lost|none of the sentinels are available|failed to refresh slots cache|cluster is not ready/i;
-
-/** Whether a job failed because Redis was away or refusing, rather than for a reason of its own. */
-export function isRedisOutage(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  const text = `${error.name}: ${error.message}`;
-  return REDIS_REFUSING.test(text) || REDIS_UNREACHABLE.test(text) || (error.cause !== undefined && isRedisOutage(error.cause));
-}
-
 export class HeraldQueues implements DeliveryScheduler {
   readonly broadcast: Queue<BroadcastJob>;
   readonly delivery: Record<ChannelName, Queue<DeliveryJob>>;

@@ -6,10 +6,10 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { isRedisOutage } from '../../src/queue/queues.js';
+import { isRedisUnavailable } from '../../src/redis/errors.js';
 import { freePort } from '../support/global-redis.js';
 
-describe('isRedisOutage', () => {
+describe('isRedisUnavailable', () => {
   const clients: Redis[] = [];
   afterAll(() => {
     for (const client of clients) client.disconnect();
@@ -24,12 +24,12 @@ describe('isRedisOutage', () => {
       () => undefined,
       (error: unknown) => error,
     );
-    expect(isRedisOutage(refused), String(refused)).toBe(true);
+    expect(isRedisUnavailable(refused), String(refused)).toBe(true);
     const unwritable = await client.get('any').then(
       () => undefined,
       (error: unknown) => error,
     );
-    expect(isRedisOutage(unwritable), String(unwritable)).toBe(true);
+    expect(isRedisUnavailable(unwritable), String(unwritable)).toBe(true);
   });
 
   it('a script raising on a record it cannot decode is not', async () => {
@@ -40,7 +40,7 @@ describe('isRedisOutage', () => {
       (error: unknown) => error,
     );
     expect(raised).toBeInstanceOf(Error);
-    expect(isRedisOutage(raised), String(raised)).toBe(false);
+    expect(isRedisUnavailable(raised), String(raised)).toBe(false);
   });
 
   it.each([
@@ -59,6 +59,6 @@ describe('isRedisOutage', () => {
     ['the stored record of update upd_1 of incident inc_1 cannot be read: not an update in JSON', false],
     ['a room is busy', false],
   ])('%s → outage: %s', (message, outage) => {
-    expect(isRedisOutage(new Error(message))).toBe(outage);
+    expect(isRedisUnavailable(new Error(message))).toBe(outage);
   });
 });
