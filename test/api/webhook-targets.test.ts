@@ -4,6 +4,7 @@
  * the field, rather than accepting it and failing at delivery time.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BYPASSES } from '../fixtures/address-bypasses.js';
 import { newWebhookSecret } from '../fakes/webhook-receiver.js';
 import { startStack, type Stack } from '../support/stack.js';
 import { expectError } from './helpers.js';
@@ -28,6 +29,8 @@ describe('PUT /v1/audiences/:name with HERALD_WEBHOOK_ALLOW_PRIVATE=false', () =
     'http://[::1]/hook',
     'http://[::ffff:192.168.0.1]/hook',
     'http://2130706433/hook',
+    // IPv6 forms that lead to a private IPv4 address, and reserved ranges.
+    ...BYPASSES.filter(([, address]) => address.includes(':')).map(([, address]) => `https://[${address}]/hooks/status`),
   ])('%s → 400 naming body.webhooks[1].url; nothing stored', async (url) => {
     const res = await stack.api('PUT', '/v1/audiences/partners', {
       webhooks: [
