@@ -6,7 +6,7 @@
  * `Incident` later (or the commander, the audiences, the author's token name
  * today) stays inside unless someone adds it here on purpose.
  */
-import type { Incident, IncidentUpdate, Severity, UpdateKind, UpdateStatus } from './incident.js';
+import type { Incident, IncidentUpdate, Severity, UpdateStatus } from './incident.js';
 
 /** An incident as an audience sees it. */
 export interface PublicIncident {
@@ -25,15 +25,7 @@ export interface PublicIncident {
 }
 
 /** An update as an audience sees it: no author (a token's name is internal). */
-export interface PublicUpdate {
-  id: string;
-  incidentId: string;
-  seq: number;
-  kind: UpdateKind;
-  status: UpdateStatus;
-  message: string;
-  postedAt: string;
-}
+export type PublicUpdate = Pick<IncidentUpdate, 'id' | 'incidentId' | 'seq' | 'kind' | 'status' | 'message' | 'postedAt'>;
 
 /** A maintenance as an audience sees it, as of one of its announcements. */
 export interface PublicMaintenance {

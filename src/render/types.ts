@@ -1,7 +1,7 @@
 /**
  * What templates see, and what rendering produces for each channel.
  */
-import type { Severity, UpdateKind, UpdateStatus } from '../domain/incident.js';
+import type { PublicIncident, PublicUpdate } from '../domain/public-view.js';
 
 /**
  * The data every template is rendered with. Values are raw (unescaped);
@@ -12,26 +12,9 @@ import type { Severity, UpdateKind, UpdateStatus } from '../domain/incident.js';
  * commander, audiences or author is in it.
  */
 export interface RenderContext {
-  incident: {
-    id: string;
-    title: string;
-    severity: Severity;
-    /** The incident's current status (after this update); a maintenance's status for maintenances. */
-    status: UpdateStatus;
-    components: string[];
-    createdAt: string;
-    resolvedAt: string | null;
-    /** Link to the incident, built from `HERALD_PUBLIC_URL`. */
-    url: string;
-  };
-  update: {
-    id: string;
-    seq: number;
-    kind: UpdateKind;
-    status: UpdateStatus;
-    message: string;
-    postedAt: string;
-  };
+  /** The incident's status is the one after this update; `url` is built from `HERALD_PUBLIC_URL`. */
+  incident: Pick<PublicIncident, 'id' | 'title' | 'severity' | 'status' | 'components' | 'createdAt' | 'resolvedAt' | 'url'>;
+  update: Pick<PublicUpdate, 'id' | 'seq' | 'kind' | 'status' | 'message' | 'postedAt'>;
   /** When the next update is promised; null once resolved. */
   nextUpdateDueAt: string | null;
   /** The first update of the incident (Slack edits its first message with it). */
