@@ -4,19 +4,19 @@
  */
 import type { FastifyBaseLogger } from 'fastify';
 import { CHANNEL_NAMES, type ChannelName } from '../channels/channel.js';
-import { audienceMatches, resolveTargets, type Audience } from '../domain/audience.js';
+import { audienceMatches, targetKeysInSteps, type AudienceSummary } from '../domain/audience.js';
 import type { IncidentUpdate } from '../domain/incident.js';
-import type { AudienceSnapshot } from '../store/audience-store.js';
+import { inTurns, nextTurn, type AudienceSummaries } from '../store/audience-store.js';
 import type { ApiDeps } from './app.js';
 import { badRequest } from './errors.js';
 
 /** The named audiences (each must exist), or, when none are named, every audience matching the components. */
 export async function chooseAudiences(deps: ApiDeps, named: readonly string[] | undefined, components: readonly string[]): Promise<string[]> {
-  const { audiences } = await deps.audiences.snapshot();
+  const { summaries: audiences } = await deps.audiences.summaries();
   if (named === undefined) {
-    return [...audiences.values()]
-      .filter((a) => audienceMatches(a, components))
-      .map((a) => a.name)
+    return [...audiences]
+      .filter(([, a]) => audienceMatches(a, components))
+      .map(([name]) => name)
       .sort((a, b) => a.localeCompare(b));
   }
   const unknown = named.filter((n) => !audiences.has(n));
@@ -39,18 +39,39 @@ export async function queueBroadcast(deps: ApiDeps, update: IncidentUpdate, log:
   }
 }
 
-/** Planned counts per audience snapshot and audience list: counting 10,000 targets per posted update adds up. */
-const plannedCounts = new WeakMap<AudienceSnapshot, Map<string, number>>();
+/** Planned counts per audience version and audience list: audiences that share a channel are counted by reading them. */
+const plannedCounts = new WeakMap<AudienceSummaries, Map<string, number>>();
 
-/** How many deliveries a broadcast to these audiences plans now. */
+/**
+ * How many deliveries a broadcast to these audiences plans now: what
+ * resolveTargets would find, counted from the audiences' summaries. A
+ * target in two audiences is one delivery, so where two or more audiences
+ * have targets on the same channel, their keys on it are read and counted
+ * once each (an audience and a slice at a time, the event loop turning in
+ * between); otherwise each audience's own count is exact.
+ */
 export async function plannedDeliveries(deps: ApiDeps, audienceNames: readonly string[]): Promise<{ planned: number }> {
-  const snapshot = await deps.audiences.snapshot();
+  const snapshot = await deps.audiences.summaries(); 
   let counts = plannedCounts.get(snapshot);
   if (counts === undefined) plannedCounts.set(snapshot, (counts = new Map()));
   const key = audienceNames.join('\n');
   let planned = counts.get(key);
   if (planned === undefined) {
-    planned = resolveTargets(audienceNames.flatMap((name) => snapshot.audiences.get(name) ?? []), deps.config.enabledChannels).length;
+    planned = 0;
+    const chosen = audienceNames.flatMap((name) => snapshot.summaries.get(name) ?? []);
+    for (const channel of deps.config.enabledChannels) {
+      const sharing = audienceNames.filter((name) => (snapshot.summaries.get(name)?.targets[channel] ?? 0) > 0);
+      if (sharing.length <= 1 || channel === 'x') {
+        planned += channel === 'x' ? Math.min(1, sharing.length) : chosen.reduce((sum, s) => sum + s.targets[channel], 0);
+        continue;
+      }
+      const keys = new Set<string>();
+      for (const audience of await deps.audiences.getMany(sharing)) {
+        await inTurns(targetKeysInSteps(audience, channel, keys)); 
+        await nextTurn();
+      }
+      planned += keys.size;
+    }
     counts.set(key, planned);
   }
   return { planned };
@@ -74,8 +95,6 @@ const CHANNEL_SETTINGS: Readonly<Record<ChannelName, string>> = {
   webhook: 'nothing',
 };
 
-const EVERY_CHANNEL: ReadonlySet<ChannelName> = new Set(CHANNEL_NAMES);
-
 /**
  * The deliveries a broadcast to `audienceNames` plans now and, when none,
  * the warnings that say why. `components` are the incident's (or the
@@ -88,7 +107,7 @@ export async function broadcastReach(
 ): Promise<BroadcastReach> {
   const deliveries = await plannedDeliveries(deps, audienceNames);
   if (deliveries.planned > 0) return { deliveries };
-  const { audiences } = await deps.audiences.snapshot();
+  const { summaries: audiences } = await deps.audiences.summaries();
   const touched = typeof components === 'function' ? await components() : components;
   return { deliveries, warnings: whyNobodyHears(audiences, audienceNames, touched, deps.config.enabledChannels) };
 }
@@ -97,7 +116,7 @@ const quoted = (names: Iterable<string>): string => [...names].map((n) => `"${n}
 
 /** One sentence per reason the broadcast reaches no target. */
 function whyNobodyHears(
-  audiences: ReadonlyMap<string, Audience>,
+  audiences: ReadonlyMap<string, Readonly<AudienceSummary>>,
   audienceNames: readonly string[],
   components: readonly string[],
   enabled: ReadonlySet<ChannelName>,
@@ -119,9 +138,9 @@ function whyNobodyHears(
       warnings.push(`nobody in audience "${name}" will hear this: the audience no longer exists`);
       continue;
     }
-    const targets = resolveTargets([audience], EVERY_CHANNEL);
-    if (targets.length === 0) {
-      const gone = (audience.webhooks ?? []).filter((w) => w.disabledAt !== undefined).length;
+    const channels = CHANNEL_NAMES.filter((c) => audience.targets[c] > 0);
+    if (channels.length === 0) {
+      const gone = audience.disabledWebhooks;
       warnings.push(
         gone > 0
           ? `nobody in audience "${name}" will hear this: it has no targets but webhooks disabled after answering 410 Gone (${gone})`
@@ -129,7 +148,7 @@ function whyNobodyHears(
       );
       continue;
     }
-    const disabled = [...new Set(targets.map((t) => t.channel))].filter((c) => !enabled.has(c));
+    const disabled = channels.filter((c) => !enabled.has(c));
     warnings.push(
       `nobody in audience "${name}" will hear this: its targets are only on disabled channels: ${disabled
         .map((c) => `${c} (${CHANNEL_SETTINGS[c]} not set)`)

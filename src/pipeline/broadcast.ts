@@ -6,11 +6,11 @@
  */
 import type { Logger } from 'pino';
 import type { ChannelName } from '../channels/channel.js';
-import { recordedTarget, resolveTargets, type DeliveryTarget } from '../domain/audience.js';
+import { recordedTarget, resolveTargetsInSteps, type DeliveryTarget } from '../domain/audience.js';
 import { deliveryId, type DeliveryRecord } from '../domain/delivery.js';
 import type { BroadcastJob } from '../queue/jobs.js';
 import { BATCH_SIZE } from '../queue/jobs.js';
-import type { AudienceStore } from '../store/audience-store.js';
+import { inTurns, type AudienceStore } from '../store/audience-store.js';
 import type { DeliveryStore } from '../store/delivery-store.js';
 import { UnreadableUpdateError, type IncidentStore } from '../store/incident-store.js';
 import type { DeliveryScheduler, ScheduledDelivery } from './deliver.js';
@@ -30,15 +30,19 @@ export interface BroadcasterDeps {
   now?: () => Date;
 }
 
-/** Every distinct target the named audiences have on enabled channels. */
+/**
+ * Every distinct target the named audiences have on enabled channels. In
+ * single-node mode the fan-out shares the API's event loop, so a large
+ * audience is resolved a slice at a time, the loop turning in between.
+ */
 export async function planTargets(
   audiences: AudienceStore,
   names: readonly string[],
   enabledChannels: ReadonlySet<ChannelName>,
 ): Promise<DeliveryTarget[]> {
-  // Read fresh rather than from AudienceStore.snapshot(): once per fan-out, not worth
+  // Read fresh rather than kept: once per fan-out, not worth
   // keeping every audience in a worker's memory (60 MB for 160,000 webhooks).
-  return resolveTargets(await audiences.getMany(names), enabledChannels);
+  return inTurns(resolveTargetsInSteps(await audiences.getMany(names), enabledChannels));
 }
 
 /** The previous update of the incident has not been fanned out yet; try again shortly. */
