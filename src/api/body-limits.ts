@@ -21,7 +21,7 @@ export const PUBLIC_BODY_LIMIT_BYTES = 16 * 1024;
  */
 export const API_BODY_LIMIT_BYTES = 256 * 1024;
 
-/** An audience replaced in one PUT: large enough for 50,000 addresses; anything bigger is a mistake. */
+/** An audience replaced in one PUT: 100,000 addresses of about 50 bytes (HERALD_MAX_TARGETS_PER_AUDIENCE's default); anything bigger is a mistake. */
 export const AUDIENCE_BODY_LIMIT_BYTES = 5 * 1024 * 1024;
 
 /**
