@@ -93,3 +93,26 @@ describe('given an audience stored before summaries existed', () => {
     expect(deliveries.planned).toBe(1);
   });
 });
+
+describe('given a PUT of an audience with an Idempotency-Key', () => {
+  let stack: Stack;
+
+  beforeAll(async () => {
+    stack = await startStack();
+  }, 30_000);
+
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it('the same request again gets the same answer, the stored audience', async () => {
+    const body = { email: { recipients: ['ops@shop.example'] }, components: ['checkout'] };
+    const headers = { 'idempotency-key': 'audience-put-1' };
+    const first = await stack.api('PUT', '/v1/audiences/customers', body, { headers });
+    const again = await stack.api('PUT', '/v1/audiences/customers', body, { headers });
+    expect(first.statusCode).toBe(200);
+    expect(first.json()).toMatchObject({ name: 'customers', email: { recipients: ['ops@shop.example'] } });
+    expect(again.statusCode).toBe(200);
+    expect(again.json()).toEqual(first.json());
+  });
+});
