@@ -51,7 +51,7 @@ const plannedCounts = new WeakMap<AudienceSummaries, Map<string, number>>();
  * between); otherwise each audience's own count is exact.
  */
 export async function plannedDeliveries(deps: ApiDeps, audienceNames: readonly string[]): Promise<{ planned: number }> {
-  const snapshot = await deps.audiences.summaries(); 
+  const snapshot = await deps.audiences.summaries();
   let counts = plannedCounts.get(snapshot);
   if (counts === undefined) plannedCounts.set(snapshot, (counts = new Map()));
   const key = audienceNames.join('\n');
@@ -66,8 +66,10 @@ export async function plannedDeliveries(deps: ApiDeps, audienceNames: readonly s
         continue;
       }
       const keys = new Set<string>();
-      for (const audience of await deps.audiences.getMany(sharing)) {
-        await inTurns(targetKeysInSteps(audience, channel, keys)); 
+      // One audience in memory at a time: a hundred named audiences of 100,000 addresses would be gigabytes.
+      for (const name of sharing) {
+        const audience = await deps.audiences.get(name);
+        if (audience !== null) await inTurns(targetKeysInSteps(audience, channel, keys));
         await nextTurn();
       }
       planned += keys.size;
