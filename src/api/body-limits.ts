@@ -8,7 +8,7 @@
  * process for more than 100 ms).
  */
 import { errorCodes, type FastifyInstance, type FastifyRequest, type RouteOptions } from 'fastify';
-import { nextTurn } from '../store/audience-store.js';
+import { nextTurn } from '../event-loop.js';
 import { ApiError } from './errors.js';
 
 /** Contract §3: routes without auth accept at most 16 KiB of body. */

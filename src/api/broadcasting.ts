@@ -6,7 +6,8 @@ import type { FastifyBaseLogger } from 'fastify';
 import { CHANNEL_NAMES, type ChannelName } from '../channels/channel.js';
 import { audienceMatches, targetKeysInSteps, type AudienceSummary } from '../domain/audience.js';
 import type { IncidentUpdate } from '../domain/incident.js';
-import { inTurns, nextTurn, type AudienceSummaries } from '../store/audience-store.js';
+import { inTurns, nextTurn } from '../event-loop.js';
+import type { AudienceSummaries } from '../store/audience-store.js';
 import type { ApiDeps } from './app.js';
 import { badRequest } from './errors.js';
 

@@ -13,7 +13,7 @@ import { Ajv, type Options } from 'ajv';
 import addFormatsPlugin from 'ajv-formats';
 import { fullFormats } from 'ajv-formats/dist/formats.js';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { nextTurn } from '../store/audience-store.js';
+import { nextTurn } from '../event-loop.js';
 import { isLargeBody } from './body-limits.js';
 import { ApiError, type FieldProblem } from './errors.js';
 

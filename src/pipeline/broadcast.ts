@@ -10,7 +10,8 @@ import { recordedTarget, resolveTargetsInSteps, type DeliveryTarget } from '../d
 import { deliveryId, type DeliveryRecord } from '../domain/delivery.js';
 import type { BroadcastJob } from '../queue/jobs.js';
 import { BATCH_SIZE } from '../queue/jobs.js';
-import { inTurns, type AudienceStore } from '../store/audience-store.js';
+import { inTurns } from '../event-loop.js';
+import type { AudienceStore } from '../store/audience-store.js';
 import type { DeliveryStore } from '../store/delivery-store.js';
 import { UnreadableUpdateError, type IncidentStore } from '../store/incident-store.js';
 import type { DeliveryScheduler, ScheduledDelivery } from './deliver.js';

@@ -13,40 +13,11 @@
  * an audience and a slice at a time, letting the loop turn in between.
  */
 import { randomUUID } from 'node:crypto';
-import { performance } from 'node:perf_hooks';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import { emailKey, summarizeInSteps, webhookSecrets, type Audience, type AudienceSummary, type Steps } from '../domain/audience.js';
+import { inTurns, nextTurn } from '../event-loop.js';
 import type { Keys } from './keys.js';
 import { LuaScript, scriptErrorCode } from './lua-script.js';
-
-/**
- * Lets the event loop turn before going on: timers, I/O and other requests
- * run first. A timer, not an immediate: an immediate queued by work done in
- * an I/O callback runs in the same loop iteration, right after it, so the
- * two blocks would hold the loop as one.
- */
-export const nextTurn = (): Promise<void> => sleep(0);
-
-/**
- * Longest stretch step-wise work runs before the event loop may turn: well
- * inside contract §3's 100 ms, leaving room for the single blocks that
- * cannot be split (JSON.parse of one audience).
- */
-const TURN_BUDGET_MS = 5;
-
-/** Runs step-wise work, letting the event loop turn every {@link TURN_BUDGET_MS} or so. */
-export async function inTurns<T>(steps: Steps<T>): Promise<T> {
-  let since = performance.now();
-  for (;;) {
-    const step = steps.next();
-    if (step.done === true) return step.value;
-    if (performance.now() - since >= TURN_BUDGET_MS) {
-      await nextTurn();
-      since = performance.now();
-    }
-  }
-}
 
 /** An audience this small is read or written in well under a millisecond: no turns of its own (they would add latency, not save any). */
 const SMALL_AUDIENCE_BYTES = 64 * 1024;
