@@ -30,7 +30,7 @@ describe('given the compiled workers (dist/) behind the API', () => {
       webhooks: [{ url: stack.hooks.register('/blog', secret), secret }],
     });
     const workers = spawnHerald(processEnv({ ...stack.env, LOG_LEVEL: 'info' }), ['--role', 'workers'], { built: true });
-    await workers.waitForLog(/^Herald workers running/, 20_000);
+    await workers.waitForLog(/^Herald workers running/, 60_000);
 
     const res = await stack.api('POST', '/v1/incidents', { title: 'Zustellung verzögert — 邮件延迟', severity: 'major', message: 'Wir untersuchen die Verzögerung.' });
     expect(res.statusCode).toBe(201);

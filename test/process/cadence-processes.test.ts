@@ -28,7 +28,7 @@ async function apiOnly(): Promise<Stack> {
 
 async function workers(s: Stack): Promise<HeraldProcess> {
   const child = spawnHerald(processEnv({ ...s.env, LOG_LEVEL: 'info' }), ['--role', 'workers']);
-  await child.waitForLog(/^Herald workers running/, 20_000);
+  await child.waitForLog(/^Herald workers running/, 60_000);
   return child;
 }
 

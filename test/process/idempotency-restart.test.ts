@@ -44,7 +44,7 @@ describe('given an incident opened with an Idempotency-Key', () => {
     const body = { title: 'Queue backlog', severity: 'major', message: 'Jobs are delayed.' };
 
     const first = spawnHerald(env);
-    const url = await first.listening(20_000);
+    const url = await first.listening(60_000);
     expect((await call(url, 'PUT', '/v1/audiences/partners', { webhooks: [{ url: hook, secret }] })).status).toBe(200);
     const opened = await call(url, 'POST', '/v1/incidents', body, 'open-queue-backlog');
     expect(opened.status).toBe(201);
@@ -53,7 +53,7 @@ describe('given an incident opened with an Idempotency-Key', () => {
     await first.kill();
 
     const second = spawnHerald(env);
-    const url2 = await second.listening(20_000);
+    const url2 = await second.listening(60_000);
     const replay = await call(url2, 'POST', '/v1/incidents', body, 'open-queue-backlog');
     expect(replay.status).toBe(201);
     expect(replay.headers.get('idempotent-replayed')).toBe('true');

@@ -32,7 +32,7 @@ describe('given Herald running and its Redis gone', () => {
         }),
         ['--role', role],
       );
-      await herald.waitForLog(role === 'workers' ? /^Herald workers running/ : /^Herald listening on/, 20_000);
+      await herald.waitForLog(role === 'workers' ? /^Herald workers running/ : /^Herald listening on/, 60_000);
       await redis.kill();
       const started = Date.now();
       herald.child.kill('SIGTERM');

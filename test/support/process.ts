@@ -94,7 +94,7 @@ export function spawnHerald(env: Record<string, string>, args: readonly string[]
     });
   const describe = (): string => `\n--- stdout ---\n${out}\n--- stderr ---\n${err}`;
 
-  const waitForLog = async (msg: RegExp, timeoutMs = 20_000): Promise<LogLine> => {
+  const waitForLog = async (msg: RegExp, timeoutMs = 60_000): Promise<LogLine> => {
     const deadline = Date.now() + timeoutMs;
     let gone = false;
     void exited.then(() => {
@@ -123,7 +123,7 @@ export function spawnHerald(env: Record<string, string>, args: readonly string[]
       return url;
     },
     kill: () => killChild(child),
-    async waitForExit(timeoutMs = 20_000) {
+    async waitForExit(timeoutMs = 60_000) {
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<never>((_, reject) => {
         timer = setTimeout(() => {
@@ -144,7 +144,7 @@ export function spawnHerald(env: Record<string, string>, args: readonly string[]
 export async function runHeraldToExit(
   env: Record<string, string>,
   args: readonly string[] = [],
-  timeoutMs = 20_000,
+  timeoutMs = 60_000,
 ): Promise<Exit & { stdout: string; stderr: string }> {
   const herald = spawnHerald(env, args);
   const exit = await herald.waitForExit(timeoutMs);
