@@ -17,7 +17,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, expect, inject, it } from 'vitest';
 import { AUDIENCE_BODY_LIMIT_BYTES } from '../../src/api/body-limits.js';
 import { freePort } from '../support/global-redis.js';
-import { killAllChildren, processEnv, spawnHerald } from '../support/process.js';
+import { killAllChildren, maxEventLoopLag, processEnv, spawnHerald } from '../support/process.js';
 
 const WRITE_TOKEN = 'large-audience-write-token-5c2e';
 
@@ -36,14 +36,6 @@ function recipients(first: number, count: number): string[] {
     const n = String(first + i).padStart(7, '0');
     return `subscriber.${n}@customer-${n.slice(-4)}.partners.example`;
   });
-}
-
-/** The server's largest event-loop delay since the previous scrape, in seconds. */
-async function maxEventLoopLag(url: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const match = /^herald_nodejs_eventloop_lag_max_seconds (\S+)$/m.exec(text);
-  if (match === null) throw new Error('/metrics has no herald_nodejs_eventloop_lag_max_seconds');
-  return Number(match[1]);
 }
 
 afterAll(killAllChildren);

@@ -201,3 +201,14 @@ export async function startOwnRedis(port: number, dir: string, options: { append
   }
   return { url, port, kill: () => killChild(child) };
 }
+
+/**
+ * The server's largest event-loop delay since the previous scrape, in
+ * seconds: prom-client's measure inside Herald, read from `/metrics`.
+ */
+export async function maxEventLoopLag(url: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const match = /^herald_nodejs_eventloop_lag_max_seconds (\S+)$/m.exec(text);
+  if (match === null) throw new Error('/metrics has no herald_nodejs_eventloop_lag_max_seconds');
+  return Number(match[1]);
+}
