@@ -116,4 +116,12 @@ describe('given an incident whose title carries control characters and a bidi ov
       expect(text, where).not.toMatch(CONTROL_OR_BIDI);
     }
   });
+
+  it("the incident's public page shows the title without them", async () => {
+    const id = (stack.hooks.received('/blog')[0]!.body as { incident: { id: string } }).incident.id;
+    const page = await stack.api('GET', `/incidents/${id}`, undefined, { token: null });
+    expect(page.statusCode).toBe(200);
+    expect(page.body).toContain(`<h1>${shown}</h1>`);
+    expect(page.body).not.toMatch(CONTROL_OR_BIDI);
+  });
 });

@@ -3,6 +3,7 @@
  * incident's public timeline, and one-click unsubscribe (RFC 8058).
  */
 import type { FastifyPluginAsync } from 'fastify';
+import { plainTitle } from '../../domain/public-view.js';
 import type { ApiDeps } from '../app.js';
 
 const escapeHtml = (s: string): string =>
@@ -53,8 +54,8 @@ export const publicRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, {
       ? `<p class="meta">Next update by ${escapeHtml(new Date(incident.nextUpdateDueAt).toUTCString())}</p>`
       : '';
     return page(
-      incident.title,
-      `<h1>${escapeHtml(incident.title)}</h1>
+      plainTitle(incident.title),
+      `<h1>${escapeHtml(plainTitle(incident.title))}</h1>
 <p class="meta">Severity ${escapeHtml(incident.severity)} · Status <span class="status">${escapeHtml(incident.status)}</span>${
         incident.components.length ? ` · Affects ${escapeHtml(incident.components.join(', '))}` : ''
       }</p>${next}${updates}`,
