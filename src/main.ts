@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import ipaddr from 'ipaddr.js';
 import { destination } from 'pino';
+import { sourceNewerThanBuild } from './build-freshness.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { startHerald, type Role, type RunningHerald } from './herald.js';
 import { createLogger } from './logger.js';
@@ -88,6 +89,10 @@ async function main(): Promise<void> {
   // lines still queued in pino's default asynchronous stream ("stopped cleanly" among them).
   const logger = createLogger(config.logLevel, destination({ dest: 1, sync: true }));
   for (const warning of publicUrlWarnings(config)) logger.warn(warning);
+  const changed = sourceNewerThanBuild(import.meta.url);
+  if (changed !== undefined) {
+    logger.warn({ changed }, 'the build in dist/ is older than the sources: this runs the old code; run `npm run build`');
+  }
   // Signals are handled from the start: one that arrives while Herald is
   // still starting stops it as soon as it is up (a private Redis included).
   let stopping: { signal: NodeJS.Signals; at: number } | undefined;

@@ -5,7 +5,11 @@
  * be undefined in dist/ (it happened with nodemailer's encoders).
  */
 import { execFileSync } from 'node:child_process';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { randomUUID } from 'node:crypto';
+import { readFileSync, statSync, utimesSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { freePort } from '../support/global-redis.js';
 import { newWebhookSecret } from '../fakes/webhook-receiver.js';
 import { killAllChildren, processEnv, PROJECT_ROOT, spawnHerald } from '../support/process.js';
 import { startStack, type Stack } from '../support/stack.js';
@@ -42,4 +46,51 @@ describe('given the compiled workers (dist/) behind the API', () => {
     const [hook] = await stack.hooks.waitFor(1, 15_000);
     expect(hook?.signatureValid).toBe(true);
   }, 60_000);
+});
+
+describe('the start commands (contract §1: nothing compiled at start, any number at once)', () => {
+  const buildInfo = join(PROJECT_ROOT, 'dist', '.tsbuildinfo');
+  const env = (port: number) =>
+    processEnv({
+      HERALD_API_TOKENS: 'ops:start-fast-token-0123:write',
+      REDIS_URL: inject('redisUrl'),
+      HERALD_PREFIX: `start-${randomUUID().slice(0, 8)}`,
+      PORT: String(port),
+    });
+
+  it('no start script builds: each runs the build that `npm ci` made (prepare)', () => {
+    const { scripts } = JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    expect(scripts.prepare).toMatch(/\bnpm run -s build\b/);
+    for (const name of ['start', 'start:api', 'start:workers']) {
+      expect(scripts[name], name).toMatch(/^exec node dist\/src\/main\.js\b/);
+      expect(scripts[name], name).not.toMatch(/\btsc\b|\bbuild\b|\btsx\b/);
+    }
+  });
+
+  it('three `npm run start:api` at once each answer /healthz, and none writes to dist/', async () => {
+    const builtAt = statSync(buildInfo).mtimeMs;
+    const ports = await Promise.all([freePort(), freePort(), freePort()]);
+    const heralds = ports.map((port) => spawnHerald(env(port), [], { npm: 'start:api' }));
+    const urls = await Promise.all(heralds.map((h) => h.listening(60_000)));
+    for (const url of urls) expect((await fetch(`${url}/healthz`)).status).toBe(200);
+    expect(statSync(buildInfo).mtimeMs).toBe(builtAt);
+    for (const herald of heralds) {
+      expect(herald.logs().some((l) => /older than the sources/.test(l.msg))).toBe(false);
+    }
+  }, 90_000);
+
+  it('a build older than the sources starts, and says so', async () => {
+    const source = join(PROJECT_ROOT, 'src', 'main.ts');
+    const { atime, mtime } = statSync(source);
+    // As if the source had just been edited after the build.
+    utimesSync(source, atime, new Date(statSync(join(PROJECT_ROOT, 'dist', 'src', 'main.js')).mtimeMs + 60_000));
+    try {
+      const herald = spawnHerald(env(await freePort()), [], { built: true });
+      const line = await herald.waitForLog(/older than the sources/, 60_000);
+      expect(line.changed).toBe(join('src', 'main.ts'));
+      await herald.listening(60_000);
+    } finally {
+      utimesSync(source, atime, mtime);
+    }
+  }, 90_000);
 });

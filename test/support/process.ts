@@ -58,14 +58,23 @@ const running = new Set<ChildProcess>();
 /**
  * Starts `node --import tsx src/main.ts ...args` with exactly `env`; with
  * `built`, the compiled `dist/src/main.js` as `npm start` runs it (Node's own
- * ESM loader, not tsx's: CommonJS interop differs between them).
+ * ESM loader, not tsx's: CommonJS interop differs between them); with `npm`,
+ * that npm script itself (`npm run -s start:api`), as an operator runs it.
  */
-export function spawnHerald(env: Record<string, string>, args: readonly string[] = [], options: { built?: boolean } = {}): HeraldProcess {
+export function spawnHerald(
+  env: Record<string, string>,
+  args: readonly string[] = [],
+  options: { built?: boolean; npm?: 'start' | 'start:api' | 'start:workers' } = {},
+): HeraldProcess {
   const entry = options.built === true ? ['dist/src/main.js'] : ['--import', 'tsx', 'src/main.ts'];
-  const child = spawn(process.execPath, [...entry, ...args], {
+  const [command, commandArgs] =
+    options.npm === undefined ? [process.execPath, [...entry, ...args]] : ['npm', ['run', '-s', options.npm, ...(args.length > 0 ? ['--', ...args] : [])]];
+  const child = spawn(command, commandArgs, {
     cwd: PROJECT_ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
+    // npm's Herald is its child: in a process group of their own, a kill reaches both.
+    detached: options.npm !== undefined,
   });
   running.add(child);
   let out = '';
@@ -155,7 +164,8 @@ function killChild(child: ChildProcess): Promise<void> {
   return new Promise<void>((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) return resolve();
     child.once('exit', () => resolve());
-    child.kill('SIGKILL');
+    if (child.spawnargs[0] === 'npm' && child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+    else child.kill('SIGKILL');
   });
 }
 
