@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { Channels } from '../channels/registry.js';
 import { emailKey } from '../domain/audience.js';
 import { describeTarget, type DeliveryRecord } from '../domain/delivery.js';
-import type { CommanderKind, IncidentWithUpdates } from '../domain/incident.js';
+import type { CommanderKind, IncidentUpdate, IncidentWithUpdates } from '../domain/incident.js';
 import type { Renderer } from '../render/renderer.js';
 import type { EmailRendered, RenderContext } from '../render/types.js';
 import type { DeliveryStore } from '../store/delivery-store.js';
@@ -55,24 +55,12 @@ export class CommanderNotifier {
    * once per update, however many of its deliveries went dead.
    */
   async deliveryFailed(record: DeliveryRecord): Promise<void> {
-    const { deliveries } = this.deps;
-    const found = await this.deps.incidents.getConversation(record.incidentId);
-    if (found === null || found.commander === null) return;
-    if (!(await deliveries.claimDeadAlert(record.updateId))) return;
-    const { type: _, ...incident } = found;
-    const update = incident.updates.find((u) => u.id === record.updateId) ?? incident.updates.at(-1);
-    if (update === undefined) return;
-    const { updates, ...snapshot } = incident;
-    const context: RenderContext = {
-      ...renderContext(snapshot, update, this.deps.publicUrl, updates[0]),
-      failure: { channel: record.channel, target: describeTarget(record.target), error: record.error ?? 'unknown error', attempts: record.attempts },
-    };
-    try {
-      await this.send(incident, 'delivery-failed', context, `failed.${record.updateId}`);
-    } catch (error) {
-      await deliveries.releaseDeadAlert(record.updateId);
-      throw error;
-    }
+    await this.alertOnce(
+      record.incidentId,
+      record.updateId,
+      { channel: record.channel, target: describeTarget(record.target), error: record.error ?? 'unknown error', attempts: record.attempts },
+      (last) => last,
+    );
   }
 
   /**
@@ -81,24 +69,40 @@ export class CommanderNotifier {
    * delivery-failed alert naming every target.
    */
   async broadcastFailed(incidentId: string, updateId: string, error: string, attempts: number): Promise<void> {
+    await this.alertOnce(
+      incidentId,
+      updateId,
+      { channel: 'any channel', target: 'every target of its audiences', error: `the broadcast was given up: ${error}`, attempts },
+      // An update whose record cannot be read is shown by what is known of it: its id.
+      (last) => ({ ...last, id: updateId, message: `(update ${updateId} cannot be read back from Redis)` }),
+    );
+  }
+
+  /**
+   * The one delivery-failed alert of an update: claimed once across every
+   * process, given back if no way to the commander worked (so a later failure
+   * may try). `unread` stands in for the update when it cannot be read.
+   */
+  private async alertOnce(
+    incidentId: string,
+    updateId: string,
+    failure: NonNullable<RenderContext['failure']>,
+    unread: (last: IncidentUpdate) => IncidentUpdate,
+  ): Promise<void> {
     const { deliveries } = this.deps;
     const found = await this.deps.incidents.getConversation(incidentId);
     if (found === null || found.commander === null) return;
     const { type: _, ...incident } = found;
     const last = incident.updates.at(-1);
     if (last === undefined || !(await deliveries.claimDeadAlert(updateId))) return;
-    // An update whose record cannot be read is shown by what is known of it: its id.
-    const update = incident.updates.find((u) => u.id === updateId) ?? { ...last, id: updateId, message: `(update ${updateId} cannot be read back from Redis)` };
+    const update = incident.updates.find((u) => u.id === updateId) ?? unread(last);
     const { updates, ...snapshot } = incident;
-    const context: RenderContext = {
-      ...renderContext(snapshot, update, this.deps.publicUrl, updates[0]),
-      failure: { channel: 'any channel', target: 'every target of its audiences', error: `the broadcast was given up: ${error}`, attempts },
-    };
+    const context: RenderContext = { ...renderContext(snapshot, update, this.deps.publicUrl, updates[0]), failure };
     try {
       await this.send(incident, 'delivery-failed', context, `failed.${updateId}`);
-    } catch (sendError) {
+    } catch (error) {
       await deliveries.releaseDeadAlert(updateId);
-      throw sendError;
+      throw error;
     }
   }
 
