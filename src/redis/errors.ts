@@ -13,14 +13,28 @@ const UNREACHABLE =
   /ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|EAI_AGAIN|connection is closed|stream isn't writeable|max ?retries ?per ?request|command timed out|enableOfflineQueue|socket closed|connection lost|none of the sentinels are available|failed to refresh slots cache|cluster is not ready/i;
 
 /**
- * Redis' answers that mean "not now": out of memory under `noeviction` (OOM),
- * a replica (READONLY), a failed RDB save that stops writes (MISCONF), too
- * few replicas (NOREPLICAS), a cluster or master down (CLUSTERDOWN,
- * MASTERDOWN), a slot moving (TRYAGAIN), a dataset loading at start
- * (LOADING), a script running too long (BUSY). Each is the error's first
- * word, also when a script's command was refused ("OOM … script: …").
+ * Redis' answers that mean "not now", each with a word that says why and is
+ * safe to show anyone: out of memory under `noeviction` (OOM), a replica
+ * (READONLY), a failed RDB save that stops writes (MISCONF), a dataset
+ * loading at start (LOADING), too few replicas, a cluster or master down, a
+ * slot moving (NOREPLICAS, CLUSTERDOWN, MASTERDOWN, TRYAGAIN), a script
+ * running too long (BUSY). Each is the error's first word, also when a
+ * script's command was refused ("OOM … script: …").
  */
-const REFUSED_FOR_NOW = /^(?:OOM|READONLY|MISCONF|NOREPLICAS|CLUSTERDOWN|MASTERDOWN|TRYAGAIN|LOADING|BUSY)\b/;
+const REFUSALS: ReadonlyArray<readonly [RegExp, string]> = [
+  [/^READONLY\b/, 'read-only'],
+  [/^OOM\b/, 'out-of-memory'],
+  [/^MISCONF\b/, 'persistence-failing'],
+  [/^LOADING\b/, 'loading'],
+  [/^(?:NOREPLICAS|CLUSTERDOWN|MASTERDOWN|TRYAGAIN)\b/, 'refusing-writes'],
+  [/^BUSY\b/, 'busy'],
+];
+
+/** Why Redis refuses for now (`read-only`, `out-of-memory`, …), or undefined when `error` is no such refusal. */
+export function redisRefusal(error: unknown): string | undefined {
+  const message = error instanceof Error ? error.message : '';
+  return REFUSALS.find(([pattern]) => pattern.test(message))?.[1];
+}
 
 /** How many wrapped causes are followed: a store may wrap the Redis error once or twice; a cycle must end. */
 const MAX_CAUSE_DEPTH = 3;
@@ -31,8 +45,8 @@ const MAX_CAUSE_DEPTH = 3;
  */
 export function isRedisUnavailable(error: unknown, depth = 0): boolean {
   if (!(error instanceof Error)) return false;
-  if (UNREACHABLE.test(`${error.name} ${error.message}`) || REFUSED_FOR_NOW.test(error.message)) return true;
+  if (UNREACHABLE.test(`${error.name} ${error.message}`) || redisRefusal(error) !== undefined) return true;
   const previous = (error as { previousErrors?: unknown }).previousErrors;
-  if (Array.isArray(previous) && previous.some((e) => e instanceof Error && REFUSED_FOR_NOW.test(e.message))) return true;
+  if (Array.isArray(previous) && previous.some((e) => redisRefusal(e) !== undefined)) return true;
   return depth < MAX_CAUSE_DEPTH && isRedisUnavailable(error.cause, depth + 1);
 }

@@ -2,29 +2,13 @@
  * Operations endpoints, without auth: liveness, readiness, Prometheus metrics.
  */
 import type { FastifyPluginAsync } from 'fastify';
+import { redisRefusal } from '../../redis/errors.js';
 import type { ApiDeps } from '../app.js';
 
 /** Readiness must answer quickly even when Redis hangs. */
 const READY_TIMEOUT_MS = 1000;
 /** The probe key outlives a few probes, then goes by itself. */
 const READY_PROBE_TTL_MS = 10_000;
-
-/**
- * Why Redis is not ready, by the first word of its refusal; a word safe to
- * show anyone (never the command or its arguments).
- */
-const NOT_READY_REASONS: ReadonlyArray<readonly [RegExp, string]> = [
-  [/^READONLY\b/, 'read-only'],
-  [/^OOM\b/, 'out-of-memory'],
-  [/^MISCONF\b/, 'persistence-failing'],
-  [/^LOADING\b/, 'loading'],
-  [/^(?:NOREPLICAS|CLUSTERDOWN|MASTERDOWN|TRYAGAIN)\b/, 'refusing-writes'],
-];
-
-function notReadyReason(error: unknown): string {
-  const message = error instanceof Error ? error.message : '';
-  return NOT_READY_REASONS.find(([pattern]) => pattern.test(message))?.[1] ?? 'unreachable';
-}
 
 export const opsRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, { deps }) => {
   app.get('/healthz', async () => ({ status: 'ok' }));
@@ -41,7 +25,7 @@ export const opsRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, { de
       await Promise.race([deps.redis.set(probeKey, new Date().toISOString(), 'PX', READY_PROBE_TTL_MS), timeout]);
       return { status: 'ready', redis: 'ok' };
     } catch (error) {
-      const reason = notReadyReason(error);
+      const reason = redisRefusal(error) ?? 'unreachable';
       request.log.warn({ err: error, reason }, 'readiness: Redis does not take writes');
       return reply.code(503).send({ status: 'unavailable', redis: reason });
     } finally {
