@@ -5,11 +5,11 @@
  * Monitoring (/healthz, /readyz, /metrics) is never limited: a scraper or a
  * load balancer must not be locked out by the traffic it watches.
  */
-import { createHash } from 'node:crypto';
 import rateLimit, { normalizeIP } from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { ApiToken } from '../config.js';
+import { bearerToken, tokenFinder } from './auth.js';
 import { ApiError } from './errors.js';
 
 /** A limit counts requests over this window: settings are "per minute". */
@@ -29,10 +29,6 @@ function tooMany(who: (request: FastifyRequest) => string): (request: FastifyReq
     new ApiError(429, 'rate_limited', `more than ${context.max} requests a minute ${who(request)}; retry in ${context.after}`, {
       limitPerMinute: context.max,
     });
-}
-
-function sha256(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
 }
 
 /** What every limit shares: Redis as the store, and what to do when it is away. */
@@ -71,11 +67,11 @@ export async function limitPerToken(
   options: RateLimitOptions & { perMinute: number; tokens: readonly ApiToken[] },
 ): Promise<RateLimitHook> {
   if (options.perMinute === 0) return async () => undefined;
-  // Never the token itself: the key is visible in Redis.
-  const nameOf = new Map(options.tokens.map((t) => [sha256(t.token), t.name]));
+  const find = tokenFinder(options.tokens);
+  // The token's name, never the token itself: the key is visible in Redis.
   const callerKey = (request: FastifyRequest): string => {
-    const bearer = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '')?.[1];
-    const name = bearer === undefined ? undefined : nameOf.get(sha256(bearer));
+    const presented = bearerToken(request);
+    const name = presented === undefined ? undefined : find(presented)?.name;
     return name === undefined ? `address:${normalizeIP(request.ip)}` : `token:${name}`;
   };
   await app.register(rateLimit, {
