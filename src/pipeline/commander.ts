@@ -9,7 +9,7 @@ import { describeTarget, type DeliveryRecord } from '../domain/delivery.js';
 import type { CommanderKind, IncidentUpdate, IncidentWithUpdates } from '../domain/incident.js';
 import type { Renderer } from '../render/renderer.js';
 import type { EmailRendered, RenderContext } from '../render/types.js';
-import type { DeliveryStore } from '../store/delivery-store.js';
+import { MAX_REFERENCES, type DeliveryStore } from '../store/delivery-store.js';
 import type { IncidentStore } from '../store/incident-store.js';
 import { renderContext } from './render-context.js';
 
@@ -22,9 +22,6 @@ export interface CommanderNotifierDeps {
   emailDomain: string;
   logger: Logger;
 }
-
-/** Mail clients need only the start and the recent end of a References chain (as for partners' mail). */
-const MAX_REFERENCES = 20;
 
 export class CommanderNotifier {
   constructor(private readonly deps: CommanderNotifierDeps) {}

@@ -27,7 +27,7 @@ import type { Renderer } from '../render/renderer.js';
 import { distinctPost } from '../render/x-text.js';
 import type { EmailRendered, RenderContext } from '../render/types.js';
 import type { AudienceStore } from '../store/audience-store.js';
-import { CLAIM_STATUS, parseLaneToken, type DeliveryStore, type LaneToken, type ThreadState, type UnreadableDelivery } from '../store/delivery-store.js';
+import { CLAIM_STATUS, MAX_REFERENCES, parseLaneToken, type DeliveryStore, type LaneToken, type ThreadState, type UnreadableDelivery } from '../store/delivery-store.js';
 import type { IncidentStore } from '../store/incident-store.js';
 import { logDeadDelivery, logFailedAttempt } from './delivery-log.js';
 import { renderContext, webhookPayload } from './render-context.js';
@@ -102,8 +102,6 @@ interface Outcome {
   recorded?: boolean;
 }
 
-/** Email clients need only the start and the recent end of a References chain. */
-const MAX_REFERENCES = 20;
 /** How soon a delivery held by another job is looked at again. */
 const RECHECK_AFTER_MS = 2_000;
 /**

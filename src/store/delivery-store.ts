@@ -313,6 +313,9 @@ function parseRecord(json: string): DeliveryRecord | null {
   }
 }
 
+/** Email clients need only the start and the recent end of a References chain: partners' and commanders' threads keep this many. */
+export const MAX_REFERENCES = 20;
+
 /** A target's field in the incident's threads hash. */
 function threadField(channel: ChannelName, targetKey: string): string {
   return `${channel}|${targetKey}`;
