@@ -4,6 +4,7 @@
  * broadcast as pending, so no reader ever sees half of it.
  */
 import type { Redis } from 'ioredis';
+import { clockAfter } from '../domain/cadence.js';
 import { newUlid } from '../domain/ids.js';
 import {
   isOpen,
@@ -17,7 +18,7 @@ import {
 } from '../domain/incident.js';
 import { NotFoundError, ResolvedError } from './errors.js';
 import type { Keys } from './keys.js';
-import { LuaScript, scriptErrorCode } from './lua-script.js';
+import { RedisScript, scriptErrorCode } from './redis-script.js';
 
 export interface NewIncident {
   title: string;
@@ -45,147 +46,21 @@ export interface IncidentPatch {
   cadenceSeconds?: number;
 }
 
-/**
- * Shared by the scripts that move an incident's clock: puts the incident on
- * the holding-statement schedule at `due`, and, when it has a commander, on
- * the reminder schedule `lead` earlier (capped at half the cadence).
- */
-const RESCHEDULE = `
-local function reschedule(incident, id, due, holding, reminders, leadMs)
-  redis.call('ZADD', holding, due, id)
-  local commander = redis.call('HGET', incident, 'commander')
-  local cadenceMs = tonumber(redis.call('HGET', incident, 'cadenceSeconds')) * 1000
-  local lead = math.min(leadMs, math.floor(cadenceMs / 2))
-  if commander and commander ~= '' and lead > 0 then
-    redis.call('ZADD', reminders, due - lead, id)
-  else
-    redis.call('ZREM', reminders, id)
-  end
-end
-`;
+const POST_UPDATE = new RedisScript('post-incident-update');
+const PATCH_INCIDENT = new RedisScript('patch-incident');
+const MARK_FANNED_OUT = new RedisScript('mark-fanned-out');
+const READ_MOMENT = new RedisScript('read-incident-moment');
 
 /**
- * KEYS: incident hash, updates list, open zset, pending-broadcasts zset,
- *       holding schedule, reminder schedule
- * ARGV: incidentId, updateId, message, status ('' = unchanged), kind, author,
- *       postedAtIso, nowMs, expectedDueMs ('' = any), reminderLeadMs
- * Returns [update JSON, the incident's audiences JSON], or an error reply:
- * NOTFOUND, RESOLVED, STALE.
- * `expectedDueMs` lets a holding statement go out only if nothing was
- * broadcast since it was scheduled: that is what makes it exactly-once.
- * A holding statement repeats the last thing the commander said.
+ * How many times an update or patch is computed again after the incident's
+ * clock moved between the read it was computed from and its script (a
+ * concurrent cadence change or broadcast): enough for any real race.
  */
-const POST_UPDATE = new LuaScript(
-  'post-update',
-  `${RESCHEDULE}
-local incident, updates, open, pending, holding, reminders = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
-local id, updateId, message, status, kind, author, postedAt, now, expectedDue, leadMs =
-  ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], tonumber(ARGV[8]), ARGV[9], tonumber(ARGV[10])
-if redis.call('EXISTS', incident) == 0 or redis.call('HGET', incident, 'type') == 'maintenance' then
-  return redis.error_reply('NOTFOUND')
-end
-local current = redis.call('HMGET', incident, 'status', 'cadenceSeconds', 'nextUpdateDueAt', 'lastMessage')
-if current[1] == 'resolved' then return redis.error_reply('RESOLVED') end
-if expectedDue ~= '' and current[3] ~= expectedDue then return redis.error_reply('STALE') end
-if status == '' then status = current[1] end
-if status == 'resolved' then kind = 'resolved' end
-if kind == 'holding' then
-  if current[4] and current[4] ~= '' then message = current[4] end
-else
-  redis.call('HSET', incident, 'lastMessage', message)
-end
-local seq = redis.call('HINCRBY', incident, 'seq', 1)
-local update = cjson.encode({
-  id = updateId, incidentId = id, seq = seq, kind = kind, status = status,
-  message = message, author = author, postedAt = postedAt })
-redis.call('RPUSH', updates, update)
-redis.call('HSET', incident, 'status', status, 'updatedAt', now, 'lastBroadcastAt', now)
-if status == 'resolved' then
-  redis.call('HSET', incident, 'resolvedAt', now, 'nextUpdateDueAt', '')
-  redis.call('ZREM', open, id)
-  redis.call('ZREM', holding, id)
-  redis.call('ZREM', reminders, id)
-else
-  local due = now + tonumber(current[2]) * 1000
-  redis.call('HSET', incident, 'nextUpdateDueAt', due)
-  reschedule(incident, id, due, holding, reminders, leadMs)
-end
-redis.call('ZADD', pending, now, id .. '/' .. updateId)
-return { update, redis.call('HGET', incident, 'audiences') }
-`,
-);
-
-/**
- * KEYS: incident hash, holding schedule, reminder schedule.
- * ARGV: nowMs, title ('' = keep), components JSON ('' = keep), cadenceSeconds ('' = keep), reminderLeadMs.
- * Returns 'OK' or NOTFOUND / RESOLVED. A new cadence reschedules at once:
- * the next update is due at the last broadcast + the new cadence.
- */
-const PATCH_INCIDENT = new LuaScript(
-  'patch-incident',
-  `${RESCHEDULE}
-local incident, holding, reminders = KEYS[1], KEYS[2], KEYS[3]
-local now, title, components, cadence, leadMs = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
-if redis.call('EXISTS', incident) == 0 or redis.call('HGET', incident, 'type') == 'maintenance' then
-  return redis.error_reply('NOTFOUND')
-end
-if redis.call('HGET', incident, 'status') == 'resolved' then return redis.error_reply('RESOLVED') end
-if title ~= '' then redis.call('HSET', incident, 'title', title) end
-if components ~= '' then redis.call('HSET', incident, 'components', components) end
-if cadence ~= '' then
-  local last = tonumber(redis.call('HGET', incident, 'lastBroadcastAt'))
-  local due = last + tonumber(cadence) * 1000
-  redis.call('HSET', incident, 'cadenceSeconds', cadence, 'nextUpdateDueAt', due)
-  reschedule(incident, redis.call('HGET', incident, 'id'), due, holding, reminders, leadMs)
-end
-redis.call('HSET', incident, 'updatedAt', now)
-return 'OK'
-`,
-);
-
-/** KEYS: incident hash. ARGV: seq. Moves the fanned-out cursor forward, never back. */
-const MARK_FANNED_OUT = new LuaScript(
-  'mark-fanned-out',
-  `local current = tonumber(redis.call('HGET', KEYS[1], 'fannedOutSeq') or '0')
-if tonumber(ARGV[1]) > current then redis.call('HSET', KEYS[1], 'fannedOutSeq', ARGV[1]) end
-return 1`,
-);
+const MAX_CLOCK_ATTEMPTS = 10;
 
 function iso(ms: string | undefined): string | null {
   return ms === undefined || ms === '' ? null : new Date(Number(ms)).toISOString();
 }
-
-/**
- * KEYS: incident hash, updates list. ARGV: updateId.
- * Returns [incident hash as a flat list, first update JSON, that update's
- * JSON, its index], or nil when the incident does not exist. The update is
- * looked for from the newest back: a broadcast is almost always of one of
- * the last. A record that names the id but does not decode here is returned
- * as found (never raised on: one bad record must not hide the others), for
- * the caller to judge.
- */
-const GET_MOMENT = new LuaScript(
-  'get-moment',
-  `
-local h = redis.call('HGETALL', KEYS[1])
-if #h == 0 then return nil end
-local n = redis.call('LLEN', KEYS[2])
-local found = false
-local index = -1
-for i = -1, -n, -1 do
-  local json = redis.call('LINDEX', KEYS[2], i)
-  if string.find(json, ARGV[1], 1, true) then
-    local ok, update = pcall(cjson.decode, json)
-    if not ok or type(update) ~= 'table' or update.id == ARGV[1] then
-      found = json
-      index = n + i
-      break
-    end
-  end
-end
-return { h, redis.call('LINDEX', KEYS[2], 0), found, index }
-`,
-);
 
 /** One update of an incident (or maintenance), with what fan-out and delivery need around it. */
 export interface Moment {
@@ -296,6 +171,7 @@ export class IncidentStore {
       postedAt: now.toISOString(),
     };
     const resolved = input.status === 'resolved';
+    const clock = clockAfter(nowMs, input.cadenceSeconds, this.reminderLeadMs);
     const fields: Record<string, string | number> = {
       id,
       title: input.title,
@@ -308,7 +184,7 @@ export class IncidentStore {
       createdAt: nowMs,
       updatedAt: nowMs,
       lastBroadcastAt: nowMs,
-      nextUpdateDueAt: resolved ? '' : nowMs + input.cadenceSeconds * 1000,
+      nextUpdateDueAt: resolved ? '' : clock.nextUpdateDueAt,
       resolvedAt: resolved ? nowMs : '',
       seq: 1,
       lastMessage: input.message,
@@ -320,10 +196,8 @@ export class IncidentStore {
       .zadd(this.keys.incidents, nowMs, id)
       .zadd(this.keys.pendingBroadcasts, nowMs, `${id}/${update.id}`);
     if (!resolved) {
-      const due = nowMs + input.cadenceSeconds * 1000;
-      const lead = Math.min(this.reminderLeadMs, Math.floor((input.cadenceSeconds * 1000) / 2));
-      tx.zadd(this.keys.openIncidents, nowMs, id).zadd(this.keys.holdingSchedule, due, id);
-      if (input.commander !== null && lead > 0) tx.zadd(this.keys.reminderSchedule, due - lead, id);
+      tx.zadd(this.keys.openIncidents, nowMs, id).zadd(this.keys.holdingSchedule, clock.nextUpdateDueAt, id);
+      if (input.commander !== null && clock.remindAt !== null) tx.zadd(this.keys.reminderSchedule, clock.remindAt, id);
     }
     await tx.exec();
     return { incident: toIncident(stringify(fields)), update };
@@ -333,6 +207,10 @@ export class IncidentStore {
    * Appends an update; answers it with the audiences the incident broadcasts
    * to. With `expectedDueAt`, only if the incident's `nextUpdateDueAt` is
    * still that instant (else {@link StaleScheduleError}).
+   *
+   * The incident's new clock is computed here from its cadence as read just
+   * before; the script refuses it if the cadence changed in between, and it
+   * is computed again.
    */
   async postUpdate(
     incidentId: string,
@@ -348,39 +226,61 @@ export class IncidentStore {
       this.keys.holdingSchedule,
       this.keys.reminderSchedule,
     ];
-    const args = [
-      incidentId,
-      `upd_${newUlid(now.getTime())}`,
-      input.message,
-      input.status ?? '',
-      input.kind,
-      input.author,
-      now.toISOString(),
-      now.getTime(),
-      expectedDueAt === undefined ? '' : String(expectedDueAt.getTime()),
-      this.reminderLeadMs,
-    ];
-    try {
-      const [update, audiences] = (await POST_UPDATE.run(this.redis, keys, args)) as [string, string];
-      return { update: JSON.parse(update) as IncidentUpdate, audiences: JSON.parse(audiences) as string[] };
-    } catch (error) {
-      return scriptError(error, incidentId);
+    const updateId = `upd_${newUlid(now.getTime())}`;
+    for (let attempt = 1; ; attempt++) {
+      const cadence = (await this.redis.hget(this.keys.incident(incidentId), 'cadenceSeconds')) ?? '';
+      const clock = clockAfter(now.getTime(), Number(cadence), this.reminderLeadMs);
+      const args = [
+        incidentId,
+        updateId,
+        input.message,
+        input.status ?? '',
+        input.kind,
+        input.author,
+        now.toISOString(),
+        now.getTime(),
+        expectedDueAt === undefined ? '' : String(expectedDueAt.getTime()),
+        cadence,
+        clock.nextUpdateDueAt,
+        clock.remindAt ?? '',
+      ];
+      try {
+        const [update, audiences] = (await POST_UPDATE.run(this.redis, keys, args)) as [string, string];
+        return { update: JSON.parse(update) as IncidentUpdate, audiences: JSON.parse(audiences) as string[] };
+      } catch (error) {
+        if (scriptErrorCode(error) === 'CLOCK' && attempt < MAX_CLOCK_ATTEMPTS) continue;
+        return scriptError(error, incidentId);
+      }
     }
   }
 
+  /**
+   * Changes an open incident; a new cadence reschedules it at once: the next
+   * update is due at the last broadcast + the new cadence, computed here from
+   * the last broadcast as read just before (again if one happens in between).
+   */
   async patch(incidentId: string, patch: IncidentPatch, now = new Date()): Promise<IncidentWithUpdates> {
-    const args = [
-      now.getTime(),
-      patch.title ?? '',
-      patch.components === undefined ? '' : JSON.stringify(patch.components),
-      patch.cadenceSeconds === undefined ? '' : String(patch.cadenceSeconds),
-      this.reminderLeadMs,
-    ];
     const keys = [this.keys.incident(incidentId), this.keys.holdingSchedule, this.keys.reminderSchedule];
-    try {
-      await PATCH_INCIDENT.run(this.redis, keys, args);
-    } catch (error) {
-      scriptError(error, incidentId);
+    for (let attempt = 1; ; attempt++) {
+      const args: Array<string | number> = [
+        now.getTime(),
+        patch.title ?? '',
+        patch.components === undefined ? '' : JSON.stringify(patch.components),
+      ];
+      if (patch.cadenceSeconds === undefined) {
+        args.push('', '', '', '');
+      } else {
+        const lastBroadcast = (await this.redis.hget(this.keys.incident(incidentId), 'lastBroadcastAt')) ?? '';
+        const clock = clockAfter(Number(lastBroadcast), patch.cadenceSeconds, this.reminderLeadMs);
+        args.push(String(patch.cadenceSeconds), lastBroadcast, clock.nextUpdateDueAt, clock.remindAt ?? '');
+      }
+      try {
+        await PATCH_INCIDENT.run(this.redis, keys, args);
+        break;
+      } catch (error) {
+        if (scriptErrorCode(error) === 'CLOCK' && attempt < MAX_CLOCK_ATTEMPTS) continue;
+        scriptError(error, incidentId);
+      }
     }
     const incident = await this.getWithUpdates(incidentId);
     if (incident === null) throw new NotFoundError('incident', incidentId);
@@ -428,7 +328,7 @@ export class IncidentStore {
    * same as one with two.
    */
   async getMoment(incidentId: string, updateId: string): Promise<Moment | null> {
-    const found = (await GET_MOMENT.run(this.redis, [this.keys.incident(incidentId), this.keys.updates(incidentId)], [updateId])) as
+    const found = (await READ_MOMENT.run(this.redis, [this.keys.incident(incidentId), this.keys.updates(incidentId)], [updateId])) as
       | [string[], string | null, string | null, number]
       | null;
     if (found === null) return null;
