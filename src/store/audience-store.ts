@@ -17,7 +17,7 @@ import type { Redis } from 'ioredis';
 import { emailKey, summarizeInSteps, webhookSecrets, type Audience, type AudienceSummary, type Steps } from '../domain/audience.js';
 import { inTurns, nextTurn } from '../event-loop.js';
 import type { Keys } from './keys.js';
-import { LuaScript, scriptErrorCode } from './lua-script.js';
+import { RedisScript, scriptErrorCode } from './redis-script.js';
 
 /** An audience this small is read or written in well under a millisecond: no turns of its own (they would add latency, not save any). */
 const SMALL_AUDIENCE_BYTES = 64 * 1024;
@@ -59,31 +59,8 @@ export class AudienceLimitError extends Error {
   }
 }
 
-/**
- * KEYS: audiences hash, version, summaries hash. ARGV: name, JSON, new version, most audiences, summary JSON.
- * Stores the audience and its summary unless it is a new one beyond the limit (error LIMIT):
- * counting and adding in one script, so concurrent PUTs cannot overshoot.
- */
-const PUT = new LuaScript(
-  'audience-put',
-  `if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 and redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[4]) then
-  return redis.error_reply('LIMIT')
-end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-redis.call('HSET', KEYS[3], ARGV[1], ARGV[5])
-redis.call('SET', KEYS[2], ARGV[3])
-return 1`,
-);
-
-/** KEYS: audiences hash, version, summaries hash. ARGV: name, expected JSON, new JSON, new version, new summary JSON. Returns 1 if swapped. */
-const COMPARE_AND_SET = new LuaScript(
-  'audience-cas',
-  `if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
-redis.call('HSET', KEYS[3], ARGV[1], ARGV[5])
-redis.call('SET', KEYS[2], ARGV[4])
-return 1`,
-);
+const PUT = new RedisScript('put-audience');
+const COMPARE_AND_SET = new RedisScript('swap-audience');
 
 /** Every audience's summary as of one version of the audiences. */
 export interface AudienceSummaries {

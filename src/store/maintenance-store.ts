@@ -24,7 +24,7 @@ import {
 } from '../domain/maintenance.js';
 import { NotFoundError } from './errors.js';
 import type { Keys } from './keys.js';
-import { LuaScript, scriptErrorCode } from './lua-script.js';
+import { RedisScript, scriptErrorCode } from './redis-script.js';
 
 /** The maintenance is completed or cancelled; it takes no more changes. */
 export class MaintenanceFinishedError extends Error {
@@ -66,81 +66,8 @@ class ConcurrentChangeError extends Error {}
  */
 const MAX_CHANGE_ATTEMPTS = 5;
 
-/**
- * KEYS: maintenance hash, updates list, pending broadcasts, schedule, maintenance index
- * ARGV: id, expected state ('' = create, else "version|status" as read), nowMs,
- *       updateJson ('' = none), fieldCount, fields (name, value)…, then members (member, score)…
- * Writes the fields, replaces the scheduled members, appends the update with
- * the next seq. Errors: EXISTS, NOTFOUND, STALE. The status is part of the
- * expected state because firing an announcement (start, completion) changes
- * it without a new version: a change judged against "scheduled" must not
- * land on a maintenance that has started since.
- */
-const APPLY = new LuaScript(
-  'maintenance-apply',
-  `
-local hash, updates, pending, schedule, index = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-local id, expected, now, updateJson, fieldCount = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
-if expected == '' then
-  if redis.call('EXISTS', hash) == 1 then return redis.error_reply('EXISTS') end
-  redis.call('ZADD', index, now, id)
-else
-  if redis.call('EXISTS', hash) == 0 then return redis.error_reply('NOTFOUND') end
-  local state = redis.call('HMGET', hash, 'version', 'status')
-  if (state[1] or '') .. '|' .. (state[2] or '') ~= expected then return redis.error_reply('STALE') end
-  for member in string.gmatch(redis.call('HGET', hash, 'events') or '', '[^\\n]+') do
-    redis.call('ZREM', schedule, member)
-  end
-end
-local i = 6
-for _ = 1, fieldCount do
-  redis.call('HSET', hash, ARGV[i], ARGV[i + 1])
-  i = i + 2
-end
-redis.call('HINCRBY', hash, 'version', 1)
-local members = {}
-while i <= #ARGV do
-  redis.call('ZADD', schedule, ARGV[i + 1], ARGV[i])
-  members[#members + 1] = ARGV[i]
-  i = i + 2
-end
-redis.call('HSET', hash, 'events', table.concat(members, '\\n'), 'updatedAt', now)
-if updateJson == '' then return false end
-local update = cjson.decode(updateJson)
-update.seq = redis.call('HINCRBY', hash, 'seq', 1)
-local encoded = cjson.encode(update)
-redis.call('RPUSH', updates, encoded)
-redis.call('HSET', hash, 'lastBroadcastAt', now)
-redis.call('ZADD', pending, now, id .. '/' .. update.id)
-return encoded
-`,
-);
-
-/**
- * KEYS: maintenance hash, updates list, pending broadcasts, schedule
- * ARGV: member, version, nowMs, updateJson, newStatus
- * Posts a timeline announcement if its member is still scheduled and still
- * of the current version; removes the member either way. Returns the
- * update JSON, or false when there is nothing to send.
- */
-const FIRE = new LuaScript(
-  'maintenance-fire',
-  `
-local hash, updates, pending, schedule = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local member, version, now, updateJson, status = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-if not redis.call('ZSCORE', schedule, member) then return false end
-redis.call('ZREM', schedule, member)
-local current = redis.call('HMGET', hash, 'version', 'status')
-if current[1] ~= version or current[2] == 'completed' or current[2] == 'cancelled' then return false end
-local update = cjson.decode(updateJson)
-update.seq = redis.call('HINCRBY', hash, 'seq', 1)
-local encoded = cjson.encode(update)
-redis.call('RPUSH', updates, encoded)
-redis.call('HSET', hash, 'status', status, 'updatedAt', now, 'lastBroadcastAt', now)
-redis.call('ZADD', pending, now, update.incidentId .. '/' .. update.id)
-return encoded
-`,
-);
+const APPLY = new RedisScript('apply-maintenance-change');
+const FIRE = new RedisScript('fire-maintenance-announcement');
 
 export interface NewMaintenance {
   title: string;
