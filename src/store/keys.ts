@@ -18,8 +18,6 @@ export interface Keys {
   incident(id: string): string;
   /** list: the incident's updates (JSON), in `seq` order */
   updates(incidentId: string): string;
-  /** Prefix of incident hashes, for scripts that reach an incident by id: `incidentPrefix + id`. */
-  incidentPrefix: string;
   /** zset: open incident ids, scored by when a holding statement is due (their nextUpdateDueAt, ms) */
   holdingSchedule: string;
   /** zset: open incident ids, scored by when their commander is to be reminded (ms) */
@@ -64,7 +62,6 @@ export function keysFor(prefix: string): Keys {
     incidents: k('incidents'),
     openIncidents: k('incidents', 'open'),
     incident: (id) => k('incident', id),
-    incidentPrefix: `${k('incident')}:`,
     holdingSchedule: k('schedule', 'holding'),
     reminderSchedule: k('schedule', 'reminder'),
     maintenances: k('maintenances'),
