@@ -89,6 +89,12 @@ export interface Config {
    * count towards giving up.
    */
   jobRetry: { maxAttempts: number; baseDelayMs: number };
+  /**
+   * How long after an incident is resolved (a maintenance completed or
+   * cancelled) the records of its single deliveries, its lanes and its
+   * thread state are kept; each update's totals stay (contract §6).
+   */
+  retentionSeconds: number;
 }
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
@@ -315,6 +321,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       maxAttempts: integer(env, 'HERALD_JOB_MAX_ATTEMPTS', 10, 1, 100),
       baseDelayMs: integer(env, 'HERALD_JOB_BASE_DELAY_MS', 1000, 1, 3_600_000),
     }),
+    retentionSeconds: integer(env, 'HERALD_RETENTION_SECONDS', 30 * 86_400, 0, 100 * 365 * 86_400),
   };
   return Object.freeze(config);
 }

@@ -7,16 +7,15 @@ import type { Worker } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { buildApp } from './api/app.js';
 import { CHANNEL_NAMES } from './channels/channel.js';
-import { closeChannels, createChannels, type Channels } from './channels/registry.js';
+import type { Channels } from './channels/registry.js';
 import type { Config } from './config.js';
 import { UnsubscribeTokens } from './domain/unsubscribe-token.js';
-import { Metrics } from './metrics.js';
 import { Broadcaster } from './pipeline/broadcast.js';
 import { Deliverer } from './pipeline/deliver.js';
 import { CadenceKeeper } from './pipeline/cadence.js';
 import { CommanderNotifier } from './pipeline/commander.js';
+import { startDeliveryExpiry } from './pipeline/retention.js';
 import { startBroadcastSweeper } from './pipeline/sweeper.js';
 import { HeraldQueues } from './queue/queues.js';
 import { connectRedis } from './redis/connection.js';
@@ -129,6 +128,9 @@ export async function startHerald(options: HeraldOptions): Promise<RunningHerald
       };
       const workerQueues = new HeraldQueues(workerRedis, config.prefix, config.jobRetry);
       cleanups.push(() => workerQueues.close());
+      // Channel clients (Slack's, X's, SMTP, the webhook pools) load only in a
+      // process that sends: an API-only process starts without them.
+      const { closeChannels, createChannels } = await import('./channels/registry.js');
       channels = createChannels(config);
       const openChannels = channels;
       cleanups.push(() => closeChannels(openChannels));
@@ -137,6 +139,7 @@ export async function startHerald(options: HeraldOptions): Promise<RunningHerald
         ...workerStores,
         scheduler: workerQueues,
         enabledChannels: config.enabledChannels,
+        retentionSeconds: config.retentionSeconds,
         logger,
       });
       const commander = new CommanderNotifier({
@@ -169,6 +172,7 @@ export async function startHerald(options: HeraldOptions): Promise<RunningHerald
       // Until its connections are up, a worker closed by an early signal errors with nobody listening.
       await Promise.all(workers.map((w) => w.waitUntilReady()));
       const stopSweeper = startBroadcastSweeper(workerStores.incidents, workerQueues, logger);
+      const stopExpiry = startDeliveryExpiry(workerStores.incidents, workerStores.deliveries, logger);
       const keeper = new CadenceKeeper({
         incidents: workerStores.incidents,
         maintenances: new MaintenanceStore(workerRedis, keys),
@@ -180,6 +184,7 @@ export async function startHerald(options: HeraldOptions): Promise<RunningHerald
       keeper.start();
       cleanups.push(async () => {
         stopSweeper();
+        stopExpiry();
         await keeper.stop();
         await closeWorkers(workers, config.shutdownGraceMs, logger);
       });
@@ -188,6 +193,9 @@ export async function startHerald(options: HeraldOptions): Promise<RunningHerald
     let app: FastifyInstance | undefined;
     let url: string | undefined;
     if (serving) {
+      // The HTTP stack (Fastify, Ajv, the request schemas, prom-client) loads
+      // only in a process that serves: a workers-only process starts without it.
+      const [{ buildApp }, { Metrics }] = await Promise.all([import('./api/app.js'), import('./metrics.js')]);
       const metrics = new Metrics(deliveries, queues, new ScheduleStore(redis, keys, config.reminderLeadSeconds * 1000));
       app = await buildApp({
         config,

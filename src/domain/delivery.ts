@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import type { ChannelName } from '../channels/channel.js';
 import type { TokenScope } from '../config.js';
 import type { RecordedTarget } from './audience.js';
+import type { IncidentUpdate, UpdateStatus } from './incident.js';
 import { maskedWebhookUrl, scrubbedError } from './redaction.js';
 
 export const DELIVERY_STATES = ['queued', 'sent', 'failed', 'dead'] as const;
@@ -20,8 +21,6 @@ export interface DeliveryRecord {
   id: string;
   incidentId: string;
   updateId: string;
-  /** The update's seq, for ordering listings. */
-  seq: number;
   /** Position of the target within the update's fan-out, for ordering listings. */
   index: number;
   channel: ChannelName;
@@ -31,7 +30,6 @@ export interface DeliveryRecord {
   attempts: number;
   providerRef: string | null;
   error: string | null;
-  queuedAt: string;
   sentAt: string | null;
   /** When the next attempt is due, while `failed`. */
   retryAt: string | null;
@@ -49,6 +47,24 @@ export interface Delivery {
   error: string | null;
   sentAt: string | null;
   retryAt: string | null;
+}
+
+/**
+ * Whether an update ends its conversation: an incident resolved, a
+ * maintenance completed or cancelled. Nothing is sent after it, and its
+ * delivery records are kept `HERALD_RETENTION_SECONDS` from then (§6).
+ */
+export function endsConversation(status: UpdateStatus): boolean {
+  return status === 'resolved' || status === 'completed' || status === 'cancelled';
+}
+
+/**
+ * When the records of an incident's single deliveries are removed (epoch
+ * ms): its retention after the update that ended it; undefined while it goes on.
+ */
+export function deliveryRecordsExpireAt(updates: readonly Pick<IncidentUpdate, 'status' | 'postedAt'>[], retentionSeconds: number): number | undefined {
+  const ending = updates.findLast((u) => endsConversation(u.status));
+  return ending === undefined ? undefined : Date.parse(ending.postedAt) + retentionSeconds * 1000;
 }
 
 export function isFinal(state: DeliveryState): boolean {

@@ -7,12 +7,12 @@
 import type { Logger } from 'pino';
 import type { ChannelName } from '../channels/channel.js';
 import { recordedTarget, resolveTargetsInSteps, type DeliveryTarget } from '../domain/audience.js';
-import { deliveryId, type DeliveryRecord } from '../domain/delivery.js';
+import { deliveryRecordsExpireAt } from '../domain/delivery.js';
 import type { BroadcastJob } from '../queue/jobs.js';
 import { BATCH_SIZE } from '../queue/jobs.js';
 import { inTurns } from '../event-loop.js';
 import type { AudienceStore } from '../store/audience-store.js';
-import type { DeliveryStore } from '../store/delivery-store.js';
+import type { DeliveryStore, PlannedDelivery } from '../store/delivery-store.js';
 import { UnreadableUpdateError, type IncidentStore } from '../store/incident-store.js';
 import type { DeliveryScheduler, ScheduledDelivery } from './deliver.js';
 
@@ -27,8 +27,9 @@ export interface BroadcasterDeps {
   deliveries: DeliveryStore;
   scheduler: DeliveryScheduler;
   enabledChannels: ReadonlySet<ChannelName>;
+  /** HERALD_RETENTION_SECONDS: how long single delivery records outlive the update that ends their incident. */
+  retentionSeconds: number;
   logger: Logger;
-  now?: () => Date;
 }
 
 /**
@@ -58,11 +59,7 @@ export class PredecessorPendingError extends Error {
 }
 
 export class Broadcaster {
-  private readonly now: () => Date;
-
-  constructor(private readonly deps: BroadcasterDeps) {
-    this.now = deps.now ?? (() => new Date());
-  }
+  constructor(private readonly deps: BroadcasterDeps) {}
 
   /** Idempotent: run again after a crash, it re-queues only what is still waiting. */
   async run(job: BroadcastJob): Promise<{ planned: number; nextUpdateId?: string }> {
@@ -95,29 +92,12 @@ export class Broadcaster {
       throw new PredecessorPendingError(incidentId, update.seq);
     }
     const targets = await planTargets(audiences, incident.audiences, enabledChannels);
-    const queuedAt = this.now().toISOString();
-    const byChannel = new Map<ChannelName, Array<{ target: DeliveryTarget; index: number }>>();
+    const byChannel = new Map<ChannelName, PlannedDelivery[]>();
     targets.forEach((target, index) => {
+      const planned = { target: recordedTarget(target), index };
       const list = byChannel.get(target.channel);
-      if (list === undefined) byChannel.set(target.channel, [{ target, index }]);
-      else list.push({ target, index });
-    });
-    // Records are made chunk by chunk: hashing 10,000 delivery ids up front would delay the first send.
-    const record = ({ target, index }: { target: DeliveryTarget; index: number }): DeliveryRecord => ({
-      id: deliveryId(updateId, target.channel, target.key),
-      incidentId,
-      updateId,
-      seq: update.seq,
-      index,
-      channel: target.channel,
-      target: recordedTarget(target),
-      state: 'queued',
-      attempts: 0,
-      providerRef: null,
-      error: null,
-      queuedAt,
-      sentAt: null,
-      retryAt: null,
+      if (list === undefined) byChannel.set(target.channel, [planned]);
+      else list.push(planned);
     });
 
     // Channels take turns, chunk by chunk, and each starts with a small chunk:
@@ -128,21 +108,24 @@ export class Broadcaster {
       for (const cursor of cursors) {
         if (cursor.at >= cursor.planned.length) continue;
         const { channel, chunk } = cursor;
-        const slice = cursor.planned.slice(cursor.at, cursor.at + (chunk === 0 ? FIRST_CHUNK_SIZE : CHUNK_SIZE)).map(record);
+        const slice = cursor.planned.slice(cursor.at, cursor.at + (chunk === 0 ? FIRST_CHUNK_SIZE : CHUNK_SIZE));
         cursor.at += slice.length;
         cursor.chunk++;
-        const ready = await deliveries.enqueue(slice);
+        const ready = await deliveries.enqueue({ incidentId, updateId, channel }, slice);
         const jobs: ScheduledDelivery[] = [];
         const size = BATCH_SIZE[channel];
         for (let batch = 0; batch * size < ready.length; batch++) {
           jobs.push({
             jobId: `${updateId}.${channel}.${chunk}.${batch}`,
-            data: { incidentId, updateId, channel, deliveryIds: ready.slice(batch * size, (batch + 1) * size) },
+            data: { incidentId, updateId, channel, targets: ready.slice(batch * size, (batch + 1) * size) },
           });
         }
         await scheduler.schedule(jobs);
       }
     }
+    // The last word of the conversation: its single records are removed after the retention (contract §6).
+    const expiresAt = deliveryRecordsExpireAt([update], this.deps.retentionSeconds);
+    if (expiresAt !== undefined) await deliveries.expireAt(incidentId, expiresAt);
     const nextUpdateId = await incidents.markFannedOut(incidentId, update.seq);
     await incidents.markBroadcastDone(incidentId, updateId);
     logger.info({ incidentId, updateId, kind: update.kind, planned: targets.length }, 'update fanned out');

@@ -25,7 +25,8 @@ export interface DeliveryJob {
   incidentId: string;
   updateId: string;
   channel: ChannelName;
-  deliveryIds: string[];
+  /** The targets' keys (a delivery is named by its update, channel and target). */
+  targets: string[];
 }
 
 /** Targets sent per job: amortises queue work while keeping each retry small. */

@@ -1,7 +1,8 @@
 /**
  * Every Redis key Herald writes, in one place. All keys start with the
- * configured prefix, so a `{hash-tag}` prefix keeps them in one Cluster slot
- * (the Lua scripts touch several keys at once).
+ * configured prefix. An incident's delivery keys carry its id as hash tag, so
+ * that each delivery script touches one Cluster slot; a `{hash-tag}` prefix
+ * still keeps every key in one slot.
  */
 import type { ChannelName } from '../channels/channel.js';
 
@@ -28,18 +29,27 @@ export interface Keys {
   maintenanceSchedule: string;
   /** zset: "incidentId/updateId" of updates whose broadcast has not finished, scored by post time */
   pendingBroadcasts: string;
-  /** hash: delivery id → Delivery record JSON, one per update */
-  deliveries(updateId: string): string;
   /**
-   * hash: target key → space-separated "updateId/deliveryId" tokens, oldest
-   * first. The head is the delivery in flight; the rest wait for it, which is
-   * how updates reach each target in order.
+   * hash: target key → delivery record (`<state>|<next>|<details JSON>`, see
+   * src/store/lua/lib/lanes.lua), one hash per update and channel. Like every
+   * key of one incident's deliveries, it carries the incident's id as its hash
+   * tag: one incident's delivery scripts run in one Cluster slot, and
+   * different incidents spread over the masters.
+   */
+  deliveries(incidentId: string, updateId: string, channel: ChannelName): string;
+  /**
+   * hash: target key → the target's lane: the update ids whose delivery to it
+   * is not final, oldest first, space-separated; the head, in flight, may
+   * carry a job's lease (`updateId|owner|untilMs`). Only the head is sent,
+   * which is how updates reach each target in order.
    */
   lanes(incidentId: string, channel: ChannelName): string;
-  /** hash: delivery id → the token that followed it in its lane ("" for none) */
-  successors(incidentId: string): string;
   /** hash: "channel|targetKey" → ThreadState JSON (Slack root ts, last post id, email references) */
   threads(incidentId: string): string;
+  /** hash: "channel:state" → deliveries of the update in that state; kept forever */
+  totals(incidentId: string, updateId: string): string;
+  /** zset: resolved incident ids, scored by when their delivery records are to be removed (ms) */
+  deliveryRetention: string;
   /** string: a stored Idempotency-Key result */
   idempotency(tokenName: string, key: string): string;
   /** string: the secret signing unsubscribe links, shared by every process */
@@ -68,10 +78,11 @@ export function keysFor(prefix: string): Keys {
     maintenanceSchedule: k('schedule', 'maintenance'),
     updates: (id) => k('incident', id, 'updates'),
     pendingBroadcasts: k('broadcasts', 'pending'),
-    deliveries: (updateId) => k('deliveries', updateId),
-    lanes: (incidentId, channel) => k('lanes', incidentId, channel),
-    successors: (incidentId) => k('successors', incidentId),
-    threads: (incidentId) => k('threads', incidentId),
+    deliveries: (incidentId, updateId, channel) => k(`{${incidentId}}`, 'deliveries', updateId, channel),
+    lanes: (incidentId, channel) => k(`{${incidentId}}`, 'lanes', channel),
+    threads: (incidentId) => k(`{${incidentId}}`, 'threads'),
+    totals: (incidentId, updateId) => k(`{${incidentId}}`, 'totals', updateId),
+    deliveryRetention: k('retention', 'deliveries'),
     idempotency: (tokenName, key) => k('idempotency', tokenName, key),
     signingSecret: k('secret', 'signing'),
     deliveryCounts: k('metrics', 'deliveries'),

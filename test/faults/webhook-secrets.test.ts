@@ -10,6 +10,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newWebhookSecret } from '../fakes/webhook-receiver.js';
+import { keysFor } from '../../src/store/keys.js';
 import { eventually, startStack, type Stack } from '../support/stack.js';
 import { created, settledDeliveries, webhookTargets } from './support.js';
 
@@ -64,12 +65,18 @@ describe('given audiences with signed webhooks', () => {
   });
 
   /** Holds the webhook channel (as a provider's rate limit would) while `meanwhile` runs on a planned fan-out. */
-  async function whilePlanned(planned: number, post: () => Promise<string>, meanwhile: (updateId: string) => Promise<void>): Promise<void> {
+  async function whilePlanned(
+    planned: number,
+    post: () => Promise<{ incident: { id: string }; update: { id: string } }>,
+    meanwhile: (updateId: string) => Promise<void>,
+  ): Promise<void> {
     const pauseKey = `${stack.config.prefix}:pause:webhook`;
     await redis.set(pauseKey, String(Date.now() + 120_000), 'PX', 120_000);
-    const updateId = await post();
+    const { incident, update } = await post();
+    const updateId = update.id;
+    const deliveriesKey = keysFor(stack.config.prefix).deliveries(incident.id, updateId, 'webhook');
     await eventually(
-      async () => (await redis.hlen(`${stack.config.prefix}:deliveries:${updateId}`)) === planned && (await webhookQueue.getDelayedCount()) > 0,
+      async () => (await redis.hlen(deliveriesKey)) === planned && (await webhookQueue.getDelayedCount()) > 0,
       WAIT_MS,
       'the fan-out, held back',
     );
@@ -91,7 +98,7 @@ describe('given audiences with signed webhooks', () => {
     }
 
     const dump = await everything(redis, stack.config.prefix);
-    expect([...dump.keys()].some((k) => k.includes(`:deliveries:${opened.update.id}`))).toBe(true);
+    expect(dump.has(keysFor(stack.config.prefix).deliveries(opened.incident.id, opened.update.id, 'webhook'))).toBe(true);
     for (const { secret } of targets) {
       // The secret as PUT, and its key material alone (what signs).
       const material = secret.slice('whsec_'.length);
@@ -107,7 +114,7 @@ describe('given audiences with signed webhooks', () => {
     const rotated = newWebhookSecret();
     await whilePlanned(
       1,
-      async () => created(await stack.api('POST', '/v1/incidents', incident(['rotated']))).update.id,
+      async () => created(await stack.api('POST', '/v1/incidents', incident(['rotated']))),
       async () => {
         hooks.register(target.path, rotated);
         expect((await stack.api('PUT', '/v1/audiences/rotated', { webhooks: [{ url: target.url, secret: rotated }] })).statusCode).toBe(200);
@@ -128,7 +135,7 @@ describe('given audiences with signed webhooks', () => {
       async () => {
         const opened = created(await stack.api('POST', '/v1/incidents', incident(['leaving', 'staying'])));
         incidentId = opened.incident.id;
-        return opened.update.id;
+        return opened;
       },
       async () => {
         expect((await stack.api('DELETE', '/v1/audiences/leaving')).statusCode).toBe(204);

@@ -4,7 +4,7 @@
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyBaseLogger } from 'fastify';
-import { toDelivery } from '../../domain/delivery.js';
+import { deliveryRecordsExpireAt, toDelivery } from '../../domain/delivery.js';
 import { NotFoundError } from '../../store/errors.js';
 import type { NewUpdate } from '../../store/incident-store.js';
 import type { ApiDeps } from '../app.js';
@@ -81,7 +81,9 @@ export const incidentRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = asyn
   app.get('/incidents/:id', { schema: { params: IncidentParams }, config: { scope: 'read' } }, async (request) => {
     const incident = await incidents.getWithUpdates(request.params.id);
     if (incident === null) throw new NotFoundError('incident', request.params.id);
-    return incident;
+    // Each update with its delivery totals per channel and state: kept after the single records expire.
+    const totals = await deliveries.totals(incident.id, incident.updates.map((u) => u.id));
+    return { ...incident, updates: incident.updates.map((u) => ({ ...u, deliveries: totals.get(u.id) ?? {} })) };
   });
 
   app.patch(
@@ -99,9 +101,11 @@ export const incidentRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = asyn
     async (request) => {
       const incident = await incidents.getWithUpdates(request.params.id);
       if (incident === null) throw new NotFoundError('incident', request.params.id);
+      const expiresAt = deliveryRecordsExpireAt(incident.updates, config.retentionSeconds);
+      if (expiresAt !== undefined && expiresAt <= Date.now()) return { deliveries: [], expired: true };
       const { channel, state, updateId } = request.query;
       const updateIds = incident.updates.map((u) => u.id).filter((u) => updateId === undefined || u === updateId);
-      const records = await deliveries.listForUpdates(updateIds);
+      const records = await deliveries.listForUpdates(incident.id, updateIds);
       return {
         deliveries: records
           .filter((r) => (channel === undefined || r.channel === channel) && (state === undefined || r.state === state))
