@@ -187,6 +187,7 @@ export async function startHerald(options: HeraldOptions): Promise<RunningHerald
         stopExpiry();
         await keeper.stop();
         await closeWorkers(workers, config.shutdownGraceMs, logger);
+        await workerStores.deliveries.flushCounts().catch((error: unknown) => logger.warn({ err: String(error) }, 'delivery counts of the last second were not written'));
       });
     }
 

@@ -94,15 +94,20 @@ function unreadableRecord(job: DeliveryJob, targetKey: string): DeliveryRecord {
   };
 }
 
+/** Outcomes that arrive within this long of the first unwritten one are written together. */
+const COALESCE_MS = 25;
+
 /**
- * Writes outcomes as they come, several per Redis call: while one write is
- * in flight, the outcomes that arrive wait for the next. So a target that
- * hangs never holds back its batch-mates' next updates, and a fast batch
- * costs a few writes, not one per delivery.
+ * Writes outcomes as they come, several per Redis call: those that arrive
+ * within {@link COALESCE_MS} of each other, or while a write is in flight,
+ * go in one write. So a target that hangs never holds back its batch-mates'
+ * next updates for longer than that, and a batch costs a few writes, not one
+ * per delivery (each write is a system call and a script run).
  */
 class OutcomeWriter {
   private readonly pending: Outcome[] = [];
   private chain: Promise<void> = Promise.resolve();
+  private timer: NodeJS.Timeout | undefined;
   private failure: unknown;
   private readonly written = new Set<string>();
 
@@ -111,6 +116,23 @@ class OutcomeWriter {
   add(outcomes: readonly Outcome[]): void {
     if (outcomes.length === 0) return;
     this.pending.push(...outcomes);
+    this.timer ??= setTimeout(() => this.flush(), COALESCE_MS);
+  }
+
+  /** Writes what is pending now, waits for every write; throws the first that failed. */
+  async finish(): Promise<void> {
+    this.flush();
+    await this.chain;
+    if (this.failure !== undefined) throw this.failure;
+  }
+
+  wasWritten(targetKey: string): boolean {
+    return this.written.has(targetKey);
+  }
+
+  private flush(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
     this.chain = this.chain.then(async () => {
       const batch = this.pending.splice(0);
       if (batch.length === 0 || this.failure !== undefined) return;
@@ -121,16 +143,6 @@ class OutcomeWriter {
         this.failure ??= error;
       }
     });
-  }
-
-  /** Waits for every write; throws the first that failed. */
-  async finish(): Promise<void> {
-    await this.chain;
-    if (this.failure !== undefined) throw this.failure;
-  }
-
-  wasWritten(targetKey: string): boolean {
-    return this.written.has(targetKey);
   }
 }
 

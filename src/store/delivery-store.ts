@@ -114,7 +114,13 @@ function commanderThreadField(addressKey: string): string {
 /** How long one job may hold a delivery before another may take it over. */
 const LEASE_MS = 120_000;
 
+/** How often a process adds its delivery counts to the shared counters. */
+const COUNTS_WRITTEN_EVERY_MS = 1_000;
+
 export class DeliveryStore {
+  private readonly unsavedCounts = new Map<string, number>();
+  private countsTimer: NodeJS.Timeout | undefined;
+
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keys,
@@ -233,7 +239,7 @@ export class DeliveryStore {
       this.keys.lanes(r.incidentId, r.channel),
     ];
     const [changed, ...pairs] = (await RECORD.run(this.redis, keys, args)) as string[];
-    await this.count(r.saved.filter((record, i) => (isFinal(record.state) ? changed![i] === '1' : record.state === 'failed')));
+    this.count(r.saved.filter((record, i) => (isFinal(record.state) ? changed![i] === '1' : record.state === 'failed')));
     const released: Released[] = [];
     for (let i = 0; i < pairs.length; i += 2) released.push({ targetKey: pairs[i]!, updateId: pairs[i + 1]! });
     return released;
@@ -245,14 +251,37 @@ export class DeliveryStore {
     await RELEASE.run(this.redis, [this.keys.lanes(batch.incidentId, batch.channel)], [batch.updateId, owner, ...batch.targets]);
   }
 
-  /** The counters behind `herald_deliveries_total`, shared by every process (not per incident: one key, outside the scripts). */
-  private async count(records: readonly DeliveryRecord[]): Promise<void> {
-    if (records.length === 0) return;
-    const byField = new Map<string, number>();
-    for (const { channel, state } of records) byField.set(`${channel}:${state}`, (byField.get(`${channel}:${state}`) ?? 0) + 1);
+  /**
+   * Adds to the counters behind `herald_deliveries_total`, shared by every
+   * process. They are one key for all incidents, so not written by the
+   * scripts (each touches one incident's slot); and added up here and
+   * written at most once a second, so that a batch's flushes are one write
+   * each, not two. A process that crashes loses at most that second's counts.
+   */
+  private count(records: readonly DeliveryRecord[]): void {
+    for (const { channel, state } of records) this.unsavedCounts.set(`${channel}:${state}`, (this.unsavedCounts.get(`${channel}:${state}`) ?? 0) + 1);
+    if (this.unsavedCounts.size > 0 && this.countsTimer === undefined) {
+      this.countsTimer = setTimeout(() => void this.flushCounts().catch(() => {}), COUNTS_WRITTEN_EVERY_MS);
+      this.countsTimer.unref();
+    }
+  }
+
+  /** Writes the counts added since the last write (on a timer, and when the process stops). */
+  async flushCounts(): Promise<void> {
+    clearTimeout(this.countsTimer);
+    this.countsTimer = undefined;
+    if (this.unsavedCounts.size === 0) return;
+    const counts = [...this.unsavedCounts];
+    this.unsavedCounts.clear();
     const pipeline = this.redis.pipeline();
-    for (const [field, n] of byField) pipeline.hincrby(this.keys.deliveryCounts, field, n);
-    await pipeline.exec();
+    for (const [field, n] of counts) pipeline.hincrby(this.keys.deliveryCounts, field, n);
+    const results = await pipeline.exec().catch((error: unknown) => [[error, null]] as const);
+    if ((results ?? []).some(([error]) => error)) {
+      // Redis is away: kept for the next try.
+      for (const [field, n] of counts) this.unsavedCounts.set(field, (this.unsavedCounts.get(field) ?? 0) + n);
+      this.count([]);
+      throw new Error('could not write the delivery counters; kept for the next try');
+    }
   }
 
   /**

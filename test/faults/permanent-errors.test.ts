@@ -9,7 +9,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newWebhookSecret } from '../fakes/webhook-receiver.js';
-import { startStack, type Stack } from '../support/stack.js';
+import { eventually, startStack, type Stack } from '../support/stack.js';
 import { created, metricValue, settledDeliveries, sleep, type DeliveryView } from './support.js';
 
 const MAX_ATTEMPTS = 3;
@@ -160,16 +160,17 @@ describe('given an audience where some targets refuse for good and one keeps fai
   });
 
   it('/metrics counts the dead deliveries by channel', async () => {
-    const res = await stack.api('GET', '/metrics', undefined, { token: null });
-    expect(res.statusCode).toBe(200);
-    const dead = (channel: string) => metricValue(res.body, 'herald_deliveries_total', { channel, state: 'dead' });
-    expect({ slack: dead('slack'), x: dead('x'), email: dead('email'), webhook: dead('webhook') }).toEqual({
-      slack: 2,
-      x: 2,
-      email: 2,
-      webhook: 4,
-    });
-    const sent = (channel: string) => metricValue(res.body, 'herald_deliveries_total', { channel, state: 'sent' });
-    expect({ slack: sent('slack'), email: sent('email'), webhook: sent('webhook') }).toEqual({ slack: 2, email: 2, webhook: 2 });
+    // Each process adds its counts to the shared counters once a second.
+    const counted = (body: string, state: string, channels: string[]) =>
+      Object.fromEntries(channels.map((channel) => [channel, metricValue(body, 'herald_deliveries_total', { channel, state })]));
+    const expected = { dead: { slack: 2, x: 2, email: 2, webhook: 4 }, sent: { slack: 2, email: 2, webhook: 2 } };
+    const body = await eventually(async () => {
+      const res = await stack.api('GET', '/metrics', undefined, { token: null });
+      expect(res.statusCode).toBe(200);
+      const now = { dead: counted(res.body, 'dead', ['slack', 'x', 'email', 'webhook']), sent: counted(res.body, 'sent', ['slack', 'email', 'webhook']) };
+      return JSON.stringify(now) === JSON.stringify(expected) ? res.body : undefined;
+    }, 10_000, 'the delivery counters').catch(() => undefined);
+    const res = body ?? (await stack.api('GET', '/metrics', undefined, { token: null })).body;
+    expect({ dead: counted(res, 'dead', ['slack', 'x', 'email', 'webhook']), sent: counted(res, 'sent', ['slack', 'email', 'webhook']) }).toEqual(expected);
   });
 });
