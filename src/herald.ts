@@ -8,7 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { CHANNEL_NAMES } from './channels/channel.js';
-import type { Channels } from './channels/registry.js';
+import { closeChannels, createChannels, type Channels } from './channels/registry.js';
 import type { Config } from './config.js';
 import { UnsubscribeTokens } from './domain/unsubscribe-token.js';
 import { Broadcaster } from './pipeline/broadcast.js';
@@ -128,10 +128,7 @@ export async function startHerald(options: HeraldOptions): Promise<RunningHerald
       };
       const workerQueues = new HeraldQueues(workerRedis, config.prefix, config.jobRetry);
       cleanups.push(() => workerQueues.close());
-      // Channel clients (Slack's, X's, SMTP, the webhook pools) load only in a
-      // process that sends: an API-only process starts without them.
-      const { closeChannels, createChannels } = await import('./channels/registry.js');
-      channels = createChannels(config);
+      channels = await createChannels(config);
       const openChannels = channels;
       cleanups.push(() => closeChannels(openChannels));
 

@@ -1,12 +1,13 @@
 /**
  * The channels this process sends through, built from configuration. A
- * channel whose credentials are absent is simply not here.
+ * channel whose credentials are absent is simply not here, and its client
+ * library is never loaded.
  */
 import type { Config } from '../config.js';
-import { EmailChannel } from './email.js';
-import { SlackChannel } from './slack.js';
-import { WebhookChannel } from './webhook.js';
-import { XChannel } from './x.js';
+import type { EmailChannel } from './email.js';
+import type { SlackChannel } from './slack.js';
+import type { WebhookChannel } from './webhook.js';
+import type { XChannel } from './x.js';
 
 export interface Channels {
   slack?: SlackChannel;
@@ -15,29 +16,47 @@ export interface Channels {
   webhook: WebhookChannel;
 }
 
-export function createChannels(
+/**
+ * Loads the module of each enabled channel and builds it. The modules are
+ * imported here, not at the top: their client libraries (Slack's Web API
+ * client, X's, nodemailer, undici) are a good part of Herald's start-up time,
+ * and only a process that sends needs them (contract §1: ready within 2 s).
+ */
+export async function createChannels(
   config: Pick<
     Config,
     'slack' | 'x' | 'email' | 'webhookAllowPrivate' | 'httpTimeoutMs' | 'smtpTimeoutMs' | 'webhookConnectionsPerOrigin' | 'smtpMaxConnections'
   >,
-): Channels {
+): Promise<Channels> {
   const timeoutMs = config.httpTimeoutMs;
+  const { slack, x, email } = config;
+  const [slackChannel, xChannel, emailChannel, webhookChannel] = await Promise.all([
+    slack && import('./slack.js').then(({ SlackChannel }) => new SlackChannel({ token: slack.token, apiUrl: slack.apiUrl, timeoutMs })),
+    x && import('./x.js').then(({ XChannel }) => new XChannel({ ...x, timeoutMs })),
+    email &&
+      import('./email.js').then(
+        ({ EmailChannel }) =>
+          new EmailChannel({
+            smtpUrl: email.smtpUrl,
+            from: email.from,
+            timeoutMs: config.smtpTimeoutMs,
+            maxConnections: config.smtpMaxConnections,
+          }),
+      ),
+    import('./webhook.js').then(
+      ({ WebhookChannel }) =>
+        new WebhookChannel({
+          allowPrivate: config.webhookAllowPrivate,
+          timeoutMs,
+          maxConnectionsPerOrigin: config.webhookConnectionsPerOrigin,
+        }),
+    ),
+  ]);
   return {
-    ...(config.slack && { slack: new SlackChannel({ token: config.slack.token, apiUrl: config.slack.apiUrl, timeoutMs }) }),
-    ...(config.x && { x: new XChannel({ ...config.x, timeoutMs }) }),
-    ...(config.email && {
-      email: new EmailChannel({
-        smtpUrl: config.email.smtpUrl,
-        from: config.email.from,
-        timeoutMs: config.smtpTimeoutMs,
-        maxConnections: config.smtpMaxConnections,
-      }),
-    }),
-    webhook: new WebhookChannel({
-      allowPrivate: config.webhookAllowPrivate,
-      timeoutMs,
-      maxConnectionsPerOrigin: config.webhookConnectionsPerOrigin,
-    }),
+    ...(slackChannel && { slack: slackChannel }),
+    ...(xChannel && { x: xChannel }),
+    ...(emailChannel && { email: emailChannel }),
+    webhook: webhookChannel,
   };
 }
 
