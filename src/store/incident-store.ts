@@ -58,6 +58,13 @@ const READ_MOMENT = new RedisScript('read-incident-moment');
  */
 const MAX_CLOCK_ATTEMPTS = 10;
 
+/**
+ * Incidents whose cadence a process keeps in mind, so that posting an update
+ * needs no read first: some 100 bytes each (a megabyte at most), and open
+ * incidents are few; an incident forgotten is read again.
+ */
+const KNOWN_CADENCES = 10_000;
+
 function iso(ms: string | undefined): string | null {
   return ms === undefined || ms === '' ? null : new Date(Number(ms)).toISOString();
 }
@@ -147,6 +154,12 @@ export interface IncidentStoreOptions {
 
 export class IncidentStore {
   private readonly reminderLeadMs: number;
+  /**
+   * Each incident's cadence (as stored) when this process last saw it. An
+   * update's clock is computed from it; when another process changed it
+   * since, the script refuses the clock (CLOCK) and it is read again.
+   */
+  readonly #cadences = new Map<string, string>();
 
   constructor(
     private readonly redis: Redis,
@@ -200,6 +213,7 @@ export class IncidentStore {
       if (input.commander !== null && clock.remindAt !== null) tx.zadd(this.keys.reminderSchedule, clock.remindAt, id);
     }
     await tx.exec();
+    if (!resolved) this.rememberCadence(id, String(input.cadenceSeconds));
     return { incident: toIncident(stringify(fields)), update };
   }
 
@@ -208,9 +222,9 @@ export class IncidentStore {
    * to. With `expectedDueAt`, only if the incident's `nextUpdateDueAt` is
    * still that instant (else {@link StaleScheduleError}).
    *
-   * The incident's new clock is computed here from its cadence as read just
-   * before; the script refuses it if the cadence changed in between, and it
-   * is computed again.
+   * The incident's new clock is computed here from its cadence as this
+   * process knows it (read once, then kept); the script refuses it if the
+   * cadence is another by now, and it is read and computed again.
    */
   async postUpdate(
     incidentId: string,
@@ -228,7 +242,7 @@ export class IncidentStore {
     ];
     const updateId = `upd_${newUlid(now.getTime())}`;
     for (let attempt = 1; ; attempt++) {
-      const cadence = (await this.redis.hget(this.keys.incident(incidentId), 'cadenceSeconds')) ?? '';
+      const cadence = (attempt === 1 ? this.#cadences.get(incidentId) : undefined) ?? (await this.readCadence(incidentId));
       const clock = clockAfter(now.getTime(), Number(cadence), this.reminderLeadMs);
       const args = [
         incidentId,
@@ -246,8 +260,10 @@ export class IncidentStore {
       ];
       try {
         const [update, audiences] = (await POST_UPDATE.run(this.redis, keys, args)) as [string, string];
+        if (input.status === 'resolved') this.#cadences.delete(incidentId);
         return { update: JSON.parse(update) as IncidentUpdate, audiences: JSON.parse(audiences) as string[] };
       } catch (error) {
+        this.#cadences.delete(incidentId);
         if (scriptErrorCode(error) === 'CLOCK' && attempt < MAX_CLOCK_ATTEMPTS) continue;
         return scriptError(error, incidentId);
       }
@@ -276,6 +292,7 @@ export class IncidentStore {
       }
       try {
         await PATCH_INCIDENT.run(this.redis, keys, args);
+        if (patch.cadenceSeconds !== undefined) this.rememberCadence(incidentId, String(patch.cadenceSeconds));
         break;
       } catch (error) {
         if (scriptErrorCode(error) === 'CLOCK' && attempt < MAX_CLOCK_ATTEMPTS) continue;
@@ -285,6 +302,20 @@ export class IncidentStore {
     const incident = await this.getWithUpdates(incidentId);
     if (incident === null) throw new NotFoundError('incident', incidentId);
     return incident;
+  }
+
+  /** An incident's cadence as stored ('' when there is no such incident), kept in mind for its next update. */
+  private async readCadence(incidentId: string): Promise<string> {
+    const cadence = await this.redis.hget(this.keys.incident(incidentId), 'cadenceSeconds');
+    if (cadence !== null) this.rememberCadence(incidentId, cadence);
+    return cadence ?? '';
+  }
+
+  private rememberCadence(incidentId: string, cadence: string): void {
+    this.#cadences.delete(incidentId);
+    // A Map iterates in insertion order: the first key is the one least recently learned.
+    if (this.#cadences.size >= KNOWN_CADENCES) this.#cadences.delete(this.#cadences.keys().next().value!);
+    this.#cadences.set(incidentId, cadence);
   }
 
   /** Whether an incident or maintenance of this id exists. */

@@ -1,9 +1,9 @@
 /**
  * The incident and schedule stores against a real Redis, where their scripts
- * meet a race: an update's clock is computed from the cadence as read, and a
- * cadence changed in between is picked up (the update is not lost, nor
- * scheduled on the old cadence); two processes claiming the same due
- * incidents at once never both get one.
+ * meet a race: an update's clock is computed from the cadence as read (or as
+ * this process last knew it), and a cadence changed since is picked up (the
+ * update is not lost, nor scheduled on the old cadence); two processes
+ * claiming the same due incidents at once never both get one.
  */
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
@@ -79,6 +79,18 @@ describe('given an incident whose cadence is changed while an update is being po
     expect(Date.parse(after.nextUpdateDueAt!)).toBe(posted.getTime() + 60_000);
     expect(await redis.zscore(keys.holdingSchedule, incident.id)).toBe(String(posted.getTime() + 60_000));
     expect(await redis.zscore(keys.reminderSchedule, incident.id)).toBe(String(posted.getTime() + 30_000));
+  });
+});
+
+describe('given a process that knows an incident\'s cadence, and another process that changes it', () => {
+  it('the first process\'s next update is due on the new cadence', async () => {
+    const opened = new Date();
+    const incident = await open(1800, opened);
+    await new IncidentStore(redis, keys, { reminderLeadSeconds: 300 }).patch(incident.id, { cadenceSeconds: 120 }, opened);
+    const posted = new Date(opened.getTime() + 1000);
+    await incidents.postUpdate(incident.id, { message: 'Found it.', kind: 'update', author: 'dana-token' }, posted);
+    expect(await redis.hget(keys.incident(incident.id), 'nextUpdateDueAt')).toBe(String(posted.getTime() + 120_000));
+    expect(await redis.zscore(keys.reminderSchedule, incident.id)).toBe(String(posted.getTime() + 60_000));
   });
 });
 
