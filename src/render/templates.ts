@@ -3,8 +3,7 @@
  * operator's directory when it has that file and from the built-in
  * `templates/` otherwise, checked and compiled once at startup.
  */
-import { existsSync } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -166,7 +165,7 @@ export async function loadTemplates(options: LoadTemplatesOptions): Promise<Load
   for (const channel of CHANNELS) {
     const byKind = new Map<string, Readonly<Record<string, CompiledTemplate>>>();
     compiled.set(channel, byKind);
-    const partials = await sources.partials(channel);
+    const partials = sources.partials(channel);
     const environments = new Map<Escaping, ChannelEnvironment>();
     const environmentFor = (escaping: Escaping): ChannelEnvironment => {
       let environment = environments.get(escaping);
@@ -180,7 +179,7 @@ export async function loadTemplates(options: LoadTemplatesOptions): Promise<Load
     for (const kind of kinds[channel]) {
       const parts: Record<string, CompiledTemplate> = {};
       for (const spec of CHANNEL_PARTS[channel]) {
-        const file = await sources.read(`${channel}/${kind}${spec.suffix}`);
+        const file = sources.read(`${channel}/${kind}${spec.suffix}`);
         const environment = environmentFor(spec.escaping);
         const template = environment.compile(file);
         for (const ctx of sampleContexts(kind)) trialRender(template, ctx, file.path);
@@ -190,7 +189,7 @@ export async function loadTemplates(options: LoadTemplatesOptions): Promise<Load
     }
   }
 
-  const unusedOverrides = await sources.unusedOverrides();
+  const unusedOverrides = sources.unusedOverrides();
   return Object.freeze({
     kinds,
     // Every part of CHANNEL_PARTS[channel] was set above, so the record is whole.
@@ -200,15 +199,38 @@ export async function loadTemplates(options: LoadTemplatesOptions): Promise<Load
   });
 }
 
-interface SourceFile {
-  /** Absolute path of the file read (override or built-in). */
-  readonly path: string;
-  readonly source: string;
-  /** Parsed once, to report errors with their line and to check helper and partial names. */
-  readonly ast: hbs.AST.Program;
+/** A template file, parsed once: to report errors with their line, to check helper and partial names, and to compile. */
+class SourceFile {
+  private astCompiled = false;
+
+  constructor(
+    /** Absolute path of the file read (override or built-in). */
+    readonly path: string,
+    readonly source: string,
+    /** As parsed, before Handlebars' whitespace control (which compiling applies). */
+    readonly ast: hbs.AST.Program,
+  ) {}
+
+  /**
+   * What to give Handlebars' `compile`: the parsed AST the first time, which
+   * saves parsing the file a second time (parsing was half of loading the
+   * templates), and the source after that. Compiling rewrites an AST in place
+   * (its whitespace control), so an AST is compiled once; a partial used in
+   * several environments of a channel is parsed again for each further one.
+   */
+  compileInput(): string | hbs.AST.Program {
+    if (this.astCompiled) return this.source;
+    this.astCompiled = true;
+    return this.ast;
+  }
 }
 
-/** Reads files file by file from the override directory, falling back to the built-in one. */
+/**
+ * Reads files file by file from the override directory, falling back to the
+ * built-in one. Synchronously: this runs once, at startup, before anything
+ * is served, and a hundred small reads each waiting for the thread pool took
+ * longer than the reads themselves on a loaded machine.
+ */
 class SourceFiles {
   private readonly used = new Set<string>();
   private readonly fromOverride = new Set<string>();
@@ -218,35 +240,35 @@ class SourceFiles {
     private readonly overrideDir: string | undefined,
   ) {}
 
-  async read(relative: string): Promise<SourceFile> {
+  read(relative: string): SourceFile {
     this.used.add(relative);
     if (this.overrideDir !== undefined) {
       const overridePath = path.join(this.overrideDir, relative);
-      const source = await readIfPresent(overridePath);
+      const source = readIfPresent(overridePath);
       if (source !== undefined) {
         this.fromOverride.add(relative);
         return parseSource(overridePath, source);
       }
     }
     const builtinPath = path.join(this.builtinDir, relative);
-    const source = await readIfPresent(builtinPath);
+    const source = readIfPresent(builtinPath);
     if (source === undefined) throw new TemplateError(`missing template ${builtinPath}`, builtinPath);
     return parseSource(builtinPath, source);
   }
 
   /** The partials of a channel, by name: built-in ones, each replaced by the override's file of that name, plus the override's own. */
-  async partials(channel: Channel): Promise<Map<string, SourceFile>> {
+  partials(channel: Channel): Map<string, SourceFile> {
     const names = new Set<string>();
     for (const dir of [this.builtinDir, this.overrideDir]) {
       if (dir === undefined) continue;
-      for (const entry of await listDir(path.join(dir, channel))) {
+      for (const entry of listDir(path.join(dir, channel))) {
         if (PARTIAL_FILE.test(entry)) names.add(entry);
       }
     }
     const partials = new Map<string, SourceFile>();
     for (const entry of [...names].sort()) {
       const name = PARTIAL_FILE.exec(entry)?.[1];
-      if (name !== undefined) partials.set(name, await this.read(`${channel}/${entry}`));
+      if (name !== undefined) partials.set(name, this.read(`${channel}/${entry}`));
     }
     return partials;
   }
@@ -255,11 +277,11 @@ class SourceFiles {
     return [...this.fromOverride].sort();
   }
 
-  async unusedOverrides(): Promise<string[]> {
+  unusedOverrides(): string[] {
     if (this.overrideDir === undefined) return [];
     const unused: string[] = [];
     for (const channel of CHANNELS) {
-      for (const entry of await listDir(path.join(this.overrideDir, channel))) {
+      for (const entry of listDir(path.join(this.overrideDir, channel))) {
         const relative = `${channel}/${entry}`;
         if (entry.endsWith('.hbs') && !this.used.has(relative)) unused.push(relative);
       }
@@ -268,18 +290,18 @@ class SourceFiles {
   }
 }
 
-async function readIfPresent(file: string): Promise<string | undefined> {
+function readIfPresent(file: string): string | undefined {
   try {
-    return await readFile(file, 'utf8');
+    return readFileSync(file, 'utf8');
   } catch (error) {
     if (isNodeError(error) && error.code === 'ENOENT') return undefined;
     throw new TemplateError(`cannot read template ${file}: ${errorMessage(error)}`, file, undefined, { cause: error });
   }
 }
 
-async function listDir(dir: string): Promise<string[]> {
+function listDir(dir: string): string[] {
   try {
-    return await readdir(dir);
+    return readdirSync(dir);
   } catch (error) {
     if (isNodeError(error) && error.code === 'ENOENT') return [];
     throw new TemplateError(`cannot list templates in ${dir}: ${errorMessage(error)}`, dir, undefined, { cause: error });
@@ -296,7 +318,7 @@ function errorMessage(error: unknown): string {
 
 function parseSource(file: string, source: string): SourceFile {
   try {
-    return { path: file, source, ast: Handlebars.parse(source) };
+    return new SourceFile(file, source, Handlebars.parseWithoutProcessing(source));
   } catch (error) {
     throw templateErrorFrom(file, error);
   }
@@ -354,7 +376,7 @@ class ChannelEnvironment {
   compile(file: SourceFile): CompiledTemplate {
     checkNames(file, new Set(Object.keys(this.handlebars.helpers)), this.partialNames);
     try {
-      return this.handlebars.compile<RenderContext>(file.source, this.compileOptions);
+      return this.handlebars.compile<RenderContext>(file.compileInput(), this.compileOptions);
     } catch (error) {
       throw templateErrorFrom(file.path, error);
     }
