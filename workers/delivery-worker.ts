@@ -3,9 +3,9 @@
  * holds up its own queue. This is the one place a pipeline outcome becomes a
  * BullMQ instruction.
  */
-import { DelayedError, Worker, type Job } from 'bullmq';
+import { Worker, type Job } from 'bullmq';
 import type { ChannelName } from '../src/channels/channel.js';
-import { ChannelPausedError, type Deliverer } from '../src/pipeline/deliver.js';
+import type { Deliverer } from '../src/pipeline/deliver.js';
 import { deliveryQueueName, type DeliveryJob } from '../src/queue/jobs.js';
 import { workerOptions, type HeraldWorkerOptions } from './options.js';
 
@@ -22,22 +22,29 @@ export const DELIVERY_CONCURRENCY: Record<ChannelName, number> = {
   webhook: 16,
 };
 
+/**
+ * BullMQ's rate limiter is what pauses a channel: enabled with a bound no
+ * queue reaches (a million jobs a second), so that `worker.rateLimit(ms)`,
+ * called when a provider rate-limits the whole channel, stops every worker of
+ * that channel's queue, in every process, until the time the provider gave.
+ */
+const LIMITER = { max: 1_000_000, duration: 1_000 };
+
 export function startDeliveryWorker(
   channel: ChannelName,
   deliverer: Deliverer,
   options: HeraldWorkerOptions,
 ): Worker<DeliveryJob> {
-  const process = async (job: Job<DeliveryJob>, token?: string) => {
-    try {
-      return await deliverer.run(job.data, job.id ?? job.name);
-    } catch (error) {
-      if (error instanceof ChannelPausedError && token !== undefined) {
-        // Wait out the provider's rate limit without spending an attempt.
-        await job.moveToDelayed(error.untilMs, token);
-        throw new DelayedError();
-      }
-      throw error;
-    }
+  const process = async (job: Job<DeliveryJob>) => {
+    const summary = await deliverer.run(job.data, job.id ?? job.name);
+    // The job itself is done: its held-back deliveries are queued again for when the pause ends.
+    const pauseMs = (summary.channelPausedUntil ?? 0) - Date.now();
+    if (pauseMs > 0) await worker.rateLimit(pauseMs);
+    return summary;
   };
-  return new Worker<DeliveryJob>(deliveryQueueName(channel), process, workerOptions(options, DELIVERY_CONCURRENCY[channel]));
+  const worker: Worker<DeliveryJob> = new Worker<DeliveryJob>(deliveryQueueName(channel), process, {
+    ...workerOptions(options, DELIVERY_CONCURRENCY[channel]),
+    limiter: LIMITER,
+  });
+  return worker;
 }

@@ -39,17 +39,6 @@ export interface DeliveryScheduler {
   schedule(jobs: readonly ScheduledDelivery[]): Promise<void>;
 }
 
-/** The channel is rate-limited until `untilMs`: the job should wait, not run. */
-export class ChannelPausedError extends Error {
-  constructor(
-    readonly channel: ChannelName,
-    readonly untilMs: number,
-  ) {
-    super(`${channel} is rate-limited until ${new Date(untilMs).toISOString()}`);
-    this.name = 'ChannelPausedError';
-  }
-}
-
 export interface DelivererDeps {
   incidents: IncidentStore;
   audiences: AudienceStore;
@@ -74,6 +63,8 @@ export interface DeliveryJobSummary {
   failed: number;
   dead: number;
   skipped: number;
+  /** A provider rate-limited the whole channel until then (epoch ms): its queue is to pause. */
+  channelPausedUntil?: number;
 }
 
 /** The dead record that stands for one whose stored record cannot be read. */
@@ -153,7 +144,8 @@ export class Deliverer {
   /**
    * Until when each channel is rate-limited, as this process last saw it. A
    * batch already sending checks it before every request, so one 429 stops
-   * the rest of the batch, not just the next jobs.
+   * the rest of the batch; the next jobs are held by the queue's rate limit
+   * (workers/delivery-worker.ts).
    */
   private readonly pausedUntil = new Map<ChannelName, number>();
 
@@ -171,10 +163,6 @@ export class Deliverer {
   async run(job: DeliveryJob, owner: string): Promise<DeliveryJobSummary> {
     const { incidentId, updateId, channel } = job;
     const { deliveries, logger } = this.deps;
-    const pausedUntil = await deliveries.pausedUntil(channel);
-    this.pausedUntil.set(channel, pausedUntil);
-    if (pausedUntil > this.now().getTime()) throw new ChannelPausedError(channel, pausedUntil);
-
     const claimed = await deliveries.claim(owner, job);
     const mine: DeliveryRecord[] = [];
     const held: string[] = [];
@@ -232,7 +220,8 @@ export class Deliverer {
       await deliveries.release(owner, { ...job, targets: left });
     }
     const count = (state: DeliveryRecord['state']): number => outcomes.filter((o) => o.record.state === state).length + (state === 'dead' ? unreadable.length : 0);
-    return { sent: count('sent'), failed: count('failed'), dead: count('dead'), skipped };
+    const channelPausedUntil = Math.max(0, ...outcomes.map((o) => o.channelPausedUntil ?? 0));
+    return { sent: count('sent'), failed: count('failed'), dead: count('dead'), skipped, ...(channelPausedUntil > 0 && { channelPausedUntil }) };
   }
 
   /**
@@ -271,9 +260,6 @@ export class Deliverer {
 
     const newlyDead = outcomes.filter((o) => o.record.state === 'dead' && previous.get(o.record.target.key) !== 'dead').map((o) => o.record);
     for (const record of newlyDead) logDeadDelivery(logger, record);
-
-    const pausedUntil = Math.max(0, ...outcomes.map((o) => o.channelPausedUntil ?? 0));
-    if (pausedUntil > 0) await deliveries.pause(job.channel, pausedUntil);
 
     if (onDead !== undefined) {
       for (const record of newlyDead) {

@@ -338,18 +338,6 @@ export class DeliveryStore {
     await ADD_TO_COMMANDER_THREAD.run(this.redis, [this.keys.threads(incidentId)], [commanderThreadField(addressKey), messageId, maxReferences]);
   }
 
-  /** Stops every process sending on `channel` until `untilMs` (a provider's rate limit). */
-  async pause(channel: ChannelName, untilMs: number): Promise<void> {
-    const ms = Math.max(1, Math.ceil(untilMs - Date.now()));
-    await this.redis.set(this.keys.channelPause(channel), String(untilMs), 'PX', ms);
-  }
-
-  /** Epoch ms until which `channel` is paused, or 0. */
-  async pausedUntil(channel: ChannelName): Promise<number> {
-    const value = await this.redis.get(this.keys.channelPause(channel));
-    return value === null ? 0 : Number(value);
-  }
-
   /** Claims the one dead-delivery alert of an update; false if it was already claimed. */
   async claimDeadAlert(updateId: string): Promise<boolean> {
     // Kept a week: long past any retry of that update.

@@ -60,8 +60,6 @@ export interface Keys {
   cadenceCounts: string;
   /** string (with expiry): set once the commander was alerted of a dead delivery of this update */
   deadAlert(updateId: string): string;
-  /** string (with expiry): set while a channel is rate-limited; value is the epoch ms it ends */
-  channelPause(channel: ChannelName): string;
 }
 
 export function keysFor(prefix: string): Keys {
@@ -87,7 +85,6 @@ export function keysFor(prefix: string): Keys {
     signingSecret: k('secret', 'signing'),
     deliveryCounts: k('metrics', 'deliveries'),
     cadenceCounts: k('metrics', 'cadence'),
-    channelPause: (channel) => k('pause', channel),
     deadAlert: (updateId) => k('alerted', updateId),
   };
 }

@@ -19,7 +19,7 @@ import { eventually, startStack, type Stack } from '../support/stack.js';
 import { deliveryId } from '../../src/domain/delivery.js';
 import { decodeDelivery } from '../../src/store/delivery-record.js';
 import { keysFor } from '../../src/store/keys.js';
-import { created, settledDeliveries, updateIdOf, webhookTargets } from './support.js';
+import { created, queued, settledDeliveries, updateIdOf, webhookTargets } from './support.js';
 
 const COMMANDER = { name: 'Dana', email: 'dana@corp.example', slackUserId: 'U0DANA' };
 /** Few, quick tries: a job that cannot succeed is given up within a second or so. */
@@ -50,9 +50,8 @@ describe('given a delivery record Herald cannot decode, among its batch-mates', 
     const audience = await stack.api('PUT', '/v1/audiences/partners', { webhooks: targets.map(({ url, secret }) => ({ url, secret })) });
     expect(audience.statusCode, audience.body).toBe(200);
 
-    // Hold the webhook channel (as a provider's rate limit would) until the records are tampered with.
-    const pauseKey = `${prefix}:pause:webhook`;
-    await redis.set(pauseKey, String(Date.now() + 120_000), 'PX', 120_000);
+    // Hold the webhook channel (its queue paused) until the records are tampered with.
+    await webhookQueue.pause();
     const opened = created(
       await stack.api('POST', '/v1/incidents', {
         title: 'Checkout errors',
@@ -66,7 +65,7 @@ describe('given a delivery record Herald cannot decode, among its batch-mates', 
     );
     const incidentId = opened.incident.id;
     const deliveriesKey = keysFor(prefix).deliveries(incidentId, opened.update.id, 'webhook');
-    await eventually(async () => (await redis.hlen(deliveriesKey)) === 5 && (await webhookQueue.getDelayedCount()) > 0, WAIT_MS, 'the fan-out, held back');
+    await eventually(async () => (await redis.hlen(deliveriesKey)) === 5 && (await queued(webhookQueue)) > 0, WAIT_MS, 'the fan-out, held back');
 
     const [garbled, unknown, ...healthy] = targets as [(typeof targets)[0], (typeof targets)[0], ...typeof targets];
     // Half a record, as a partial write leaves it (the scripts read its state,
@@ -77,8 +76,7 @@ describe('given a delivery record Herald cannot decode, among its batch-mates', 
     const garbledId = deliveryId(opened.update.id, 'webhook', garbled.url);
     const unknownId = deliveryId(opened.update.id, 'webhook', unknown.url);
 
-    await redis.del(pauseKey);
-    for (const job of await webhookQueue.getDelayed()) await job.promote();
+    await webhookQueue.resume();
 
     for (const { path } of healthy) await hooks.waitFor({ path }, WAIT_MS);
     const list = await settledDeliveries(stack, incidentId, { updateId: opened.update.id, count: 5, timeoutMs: WAIT_MS });
@@ -125,19 +123,17 @@ describe('given a delivery record Herald cannot decode, among its batch-mates', 
     const incidentId = opened.incident.id;
     for (const { path } of targets) await hooks.waitFor({ path }, WAIT_MS);
 
-    const pauseKey = `${prefix}:pause:webhook`;
-    await redis.set(pauseKey, String(Date.now() + 120_000), 'PX', 120_000);
+    await webhookQueue.pause();
     const second = created(await stack.api('POST', `/v1/incidents/${incidentId}/updates`, { message: 'Exports restart slowly.' }));
     await eventually(
-      async () => (await redis.hlen(keysFor(prefix).deliveries(incidentId, second.update.id, 'webhook'))) === 2 && (await webhookQueue.getDelayedCount()) > 0,
+      async () => (await redis.hlen(keysFor(prefix).deliveries(incidentId, second.update.id, 'webhook'))) === 2 && (await queued(webhookQueue)) > 0,
       WAIT_MS,
       'the fan-out, held back',
     );
     const updatesKey = `${prefix}:incident:${incidentId}:updates`;
     const stored = (await redis.lindex(updatesKey, 1))!;
     await redis.lset(updatesKey, 1, stored.slice(0, stored.indexOf(second.update.id) + second.update.id.length + 10));
-    await redis.del(pauseKey);
-    for (const job of await webhookQueue.getDelayed()) await job.promote();
+    await webhookQueue.resume();
 
     // Read from Redis: the API lists deliveries by the incident's readable updates.
     const deliveriesKey = keysFor(prefix).deliveries(incidentId, second.update.id, 'webhook');

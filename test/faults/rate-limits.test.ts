@@ -7,6 +7,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { newWebhookSecret } from '../fakes/webhook-receiver.js';
+import { startHerald, type RunningHerald } from '../../src/herald.js';
+import { createLogger } from '../../src/logger.js';
 import { eventually, startStack, type Stack } from '../support/stack.js';
 import { created, deliveriesOf, updatesInArrivalOrder } from './support.js';
 
@@ -77,6 +79,46 @@ describe('given Slack answers 429 with Retry-After: 2', () => {
     for (const incident of [first.incident.id, second.incident.id]) {
       await eventually(async () => (await deliveriesOf(s, incident)).every((d) => d.state === 'sent') || undefined, 5000, 'recorded sent');
     }
+  });
+});
+
+describe('given Slack answers 429 with Retry-After: 2 to one worker process', () => {
+  let workers: RunningHerald[] = [];
+  afterEach(async () => {
+    for (const w of workers) await w.stop();
+    workers = [];
+  });
+
+  it("another worker process that never saw the 429 sends nothing to Slack until then either (the queue's rate limit holds it)", async () => {
+    stack = await startStack({ roles: ['api'] });
+    const s = stack;
+    const startWorkers = async (): Promise<RunningHerald> => {
+      const w = await startHerald({ config: s.config, roles: new Set(['workers']), logger: createLogger(s.config.logLevel) });
+      workers.push(w);
+      return w;
+    };
+    await hookAudience(s, 'partners', [], { slack: { channels: ['C0PARTNERS'] } });
+    await hookAudience(s, 'internal', [], { slack: { channels: ['C0INTERNAL'] } });
+    s.slack.rateLimit(RETRY_AFTER_SECONDS, 1, 'chat.postMessage');
+
+    const first = await startWorkers();
+    created(await open(s, 'Search degraded', ['partners']));
+    await s.slack.waitFor((f) => f.calls.some((c) => c.response?.status === 429), 5000);
+    const limited = s.slack.calls.find((c) => c.response?.status === 429)!;
+    // The process that was told to wait goes away; a fresh one, with nothing in memory, takes over.
+    await first.stop();
+    workers = workers.filter((w) => w !== first);
+    await startWorkers();
+    created(await open(s, 'Login slow', ['internal']));
+
+    await s.slack.waitFor(2, 10_000);
+    const posts = s.slack.calls.filter((c) => c.method === 'chat.postMessage' && c !== limited);
+    for (const call of posts) {
+      expect(call.receivedAt - limited.receivedAt, `chat.postMessage to ${String(call.params.channel)}`).toBeGreaterThanOrEqual(
+        RETRY_AFTER_SECONDS * 1000 - CLOCK_TOLERANCE_MS,
+      );
+    }
+    expect(s.slack.posts().map((p) => p.channel).sort()).toEqual(['C0INTERNAL', 'C0PARTNERS']);
   });
 });
 

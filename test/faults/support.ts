@@ -5,6 +5,7 @@
  * directory, the API seen over real HTTP, and readers for what crossed the
  * wire and what Herald recorded.
  */
+import type { Queue } from 'bullmq';
 import type { LightMyRequestResponse } from 'fastify';
 import { expect } from 'vitest';
 import { startSlackFake, type SlackFake } from '../fakes/slack-api.js';
@@ -211,3 +212,9 @@ export async function startAofRedis(port: number, dir: string): Promise<AofRedis
 
 /** SIGKILLs every process started here (and by test/support/process.ts) that still runs. */
 export const killOwnChildren = killAllChildren;
+
+/** Jobs of a queue waiting to run, its queue paused or not. */
+export async function queued(queue: Queue): Promise<number> {
+  const counts = await queue.getJobCounts('wait', 'paused');
+  return (counts.wait ?? 0) + (counts.paused ?? 0);
+}

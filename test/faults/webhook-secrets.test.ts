@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newWebhookSecret } from '../fakes/webhook-receiver.js';
 import { keysFor } from '../../src/store/keys.js';
 import { eventually, startStack, type Stack } from '../support/stack.js';
-import { created, settledDeliveries, webhookTargets } from './support.js';
+import { created, queued, settledDeliveries, webhookTargets } from './support.js';
 
 const WAIT_MS = 20_000;
 
@@ -64,25 +64,23 @@ describe('given audiences with signed webhooks', () => {
     await stack?.stop();
   });
 
-  /** Holds the webhook channel (as a provider's rate limit would) while `meanwhile` runs on a planned fan-out. */
+  /** Holds the webhook channel (its queue paused) while `meanwhile` runs on a planned fan-out. */
   async function whilePlanned(
     planned: number,
     post: () => Promise<{ incident: { id: string }; update: { id: string } }>,
     meanwhile: (updateId: string) => Promise<void>,
   ): Promise<void> {
-    const pauseKey = `${stack.config.prefix}:pause:webhook`;
-    await redis.set(pauseKey, String(Date.now() + 120_000), 'PX', 120_000);
+    await webhookQueue.pause();
     const { incident, update } = await post();
     const updateId = update.id;
     const deliveriesKey = keysFor(stack.config.prefix).deliveries(incident.id, updateId, 'webhook');
     await eventually(
-      async () => (await redis.hlen(deliveriesKey)) === planned && (await webhookQueue.getDelayedCount()) > 0,
+      async () => (await redis.hlen(deliveriesKey)) === planned && (await queued(webhookQueue)) > 0,
       WAIT_MS,
       'the fan-out, held back',
     );
     await meanwhile(updateId);
-    await redis.del(pauseKey);
-    for (const job of await webhookQueue.getDelayed()) await job.promote();
+    await webhookQueue.resume();
   }
 
   it('after a fan-out, no key but the audiences holds a secret, and every request verifies', async () => {

@@ -6,6 +6,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyBaseLogger } from 'fastify';
 import { deliveryRecordsExpireAt, toDelivery } from '../../domain/delivery.js';
 import { NotFoundError } from '../../store/errors.js';
+import type { IncidentWithUpdates } from '../../domain/incident.js';
 import type { NewUpdate } from '../../store/incident-store.js';
 import type { ApiDeps } from '../app.js';
 import { broadcastReach, chooseAudiences, queueBroadcast } from '../broadcasting.js';
@@ -21,6 +22,12 @@ import {
 
 export const incidentRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = async (app, { deps }) => {
   const { incidents, deliveries, config } = deps;
+
+  /** The incident as the API shows it: each update with its delivery totals per channel and state, kept after the single records expire. */
+  const withTotals = async (incident: IncidentWithUpdates) => {
+    const totals = await deliveries.totals(incident.id, incident.updates.map((u) => u.id));
+    return { ...incident, updates: incident.updates.map((u) => ({ ...u, deliveries: totals.get(u.id) ?? {} })) };
+  };
 
   app.post(
     '/incidents',
@@ -81,9 +88,7 @@ export const incidentRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = asyn
   app.get('/incidents/:id', { schema: { params: IncidentParams }, config: { scope: 'read' } }, async (request) => {
     const incident = await incidents.getWithUpdates(request.params.id);
     if (incident === null) throw new NotFoundError('incident', request.params.id);
-    // Each update with its delivery totals per channel and state: kept after the single records expire.
-    const totals = await deliveries.totals(incident.id, incident.updates.map((u) => u.id));
-    return { ...incident, updates: incident.updates.map((u) => ({ ...u, deliveries: totals.get(u.id) ?? {} })) };
+    return withTotals(incident);
   });
 
   app.patch(
@@ -91,7 +96,7 @@ export const incidentRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = asyn
     { schema: { params: IncidentParams, body: patchBody(config.minCadenceSeconds) }, config: { scope: 'write' } },
     async (request) => {
       // The patch script reschedules the cadence itself: every keeper sees the new due time at once.
-      return incidents.patch(request.params.id, request.body);
+      return withTotals(await incidents.patch(request.params.id, request.body));
     },
   );
 
