@@ -9,6 +9,7 @@
 import type { Logger } from 'pino';
 import type { DeliveryStore } from '../store/delivery-store.js';
 import type { IncidentStore } from '../store/incident-store.js';
+import { startPeriodic } from './periodic.js';
 
 const INTERVAL_MS = 10_000;
 /** Incidents handled per look: a backlog drains over a few looks, never in one long burst. */
@@ -25,21 +26,8 @@ export async function expireDueDeliveries(incidents: IncidentStore, deliveries: 
 }
 
 export function startDeliveryExpiry(incidents: IncidentStore, deliveries: DeliveryStore, logger: Logger): () => void {
-  let running = false;
-  const look = async (): Promise<void> => {
-    if (running) return;
-    running = true;
-    try {
-      const expired = await expireDueDeliveries(incidents, deliveries);
-      if (expired.length > 0) logger.info({ incidents: expired.length }, 'removed the delivery records of incidents past their retention');
-    } catch (error) {
-      logger.warn({ err: error instanceof Error ? error.message : error }, 'removing expired delivery records failed; will try again');
-    } finally {
-      running = false;
-    }
-  };
-  void look();
-  const timer = setInterval(() => void look(), INTERVAL_MS);
-  timer.unref();
-  return () => clearInterval(timer);
+  return startPeriodic('removing expired delivery records', INTERVAL_MS, async () => {
+    const expired = await expireDueDeliveries(incidents, deliveries);
+    if (expired.length > 0) logger.info({ incidents: expired.length }, 'removed the delivery records of incidents past their retention');
+  }, logger);
 }

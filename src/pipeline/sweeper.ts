@@ -8,28 +8,16 @@
 import type { Logger } from 'pino';
 import type { HeraldQueues } from '../queue/queues.js';
 import type { IncidentStore } from '../store/incident-store.js';
+import { startPeriodic } from './periodic.js';
 
 /** Leaves the API time to queue the broadcast itself before the sweep does. */
 const GRACE_MS = 10_000;
 const INTERVAL_MS = 15_000;
 
 export function startBroadcastSweeper(incidents: IncidentStore, queues: HeraldQueues, logger: Logger): () => void {
-  let running = false;
-  const sweep = async (): Promise<void> => {
-    if (running) return;
-    running = true;
-    try {
-      const pending = await incidents.pendingBroadcasts(new Date(Date.now() - GRACE_MS));
-      for (const job of pending) await queues.enqueueBroadcast(job);
-      if (pending.length > 0) logger.info({ count: pending.length }, 'swept pending broadcasts into the queue');
-    } catch (error) {
-      logger.warn({ err: error instanceof Error ? error.message : error }, 'broadcast sweep failed; will try again');
-    } finally {
-      running = false;
-    }
-  };
-  void sweep();
-  const timer = setInterval(() => void sweep(), INTERVAL_MS);
-  timer.unref();
-  return () => clearInterval(timer);
+  return startPeriodic('broadcast sweep', INTERVAL_MS, async () => {
+    const pending = await incidents.pendingBroadcasts(new Date(Date.now() - GRACE_MS));
+    for (const job of pending) await queues.enqueueBroadcast(job);
+    if (pending.length > 0) logger.info({ count: pending.length }, 'swept pending broadcasts into the queue');
+  }, logger);
 }
