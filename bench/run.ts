@@ -14,6 +14,7 @@ import { runFanout } from './fanout.js';
 import { runLatency } from './latency.js';
 import { machine, printRows, writeResults } from './report.js';
 import { runScale } from './scale.js';
+import { runStartup } from './startup.js';
 import { progress, type Row } from './support.js';
 
 const SECTIONS: Record<string, () => Promise<Row[]>> = {
@@ -21,6 +22,7 @@ const SECTIONS: Record<string, () => Promise<Row[]>> = {
   api: runApi,
   latency: runLatency,
   scale: runScale,
+  startup: runStartup,
 };
 
 const only = process.env.BENCH_ONLY?.split(',').map((s) => s.trim());
