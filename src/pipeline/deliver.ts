@@ -254,6 +254,13 @@ export class Deliverer {
   private async record(job: DeliveryJob, owner: string, outcomes: readonly Outcome[], previous: ReadonlyMap<string, DeliveryRecord['state']>): Promise<void> {
     if (outcomes.length === 0) return;
     const { deliveries, logger, onDead } = this.deps;
+    // Disabled before its delivery reads dead: whoever sees the 410 recorded sees the target disabled, and plans nothing more for it.
+    for (const o of outcomes) {
+      if (o.gone && o.record.target.channel === 'webhook') {
+        const disabled = await this.deps.audiences.disableWebhook(o.record.target.url);
+        logger.warn({ audiences: disabled, deliveryId: o.record.id }, 'webhook target answered 410 Gone; disabled');
+      }
+    }
     const threads = new Map<string, ThreadState>();
     for (const o of outcomes) if (o.thread) threads.set(o.record.target.key, o.thread);
     const released = await deliveries.record({ ...job, owner, threads, saved: outcomes.map((o) => o.record) });
@@ -265,13 +272,6 @@ export class Deliverer {
       for (const record of newlyDead) {
         // Not awaited: a slow DM to the commander must not hold back the batch-mates' next updates.
         void onDead(record).catch((error: unknown) => logger.warn({ deliveryId: record.id, err: String(error) }, 'could not alert the commander of a dead delivery'));
-      }
-    }
-
-    for (const o of outcomes) {
-      if (o.gone && o.record.target.channel === 'webhook') {
-        const disabled = await this.deps.audiences.disableWebhook(o.record.target.url);
-        logger.warn({ audiences: disabled, deliveryId: o.record.id }, 'webhook target answered 410 Gone; disabled');
       }
     }
 
