@@ -12,14 +12,10 @@
  * nodemailer once, at startup, and reused.
  */
 import { randomBytes } from 'node:crypto';
-import { createRequire } from 'node:module';
-import MailComposer from 'nodemailer/lib/mail-composer/index.js';
+import MailComposer from 'nodemailer/lib/mail-composer';
+import * as mimeFuncs from 'nodemailer/lib/mime-funcs';
+import * as qp from 'nodemailer/lib/qp';
 import { plainTitle } from '../domain/public-view.js';
-
-// CommonJS objects whose functions Node's ESM loader does not see as named exports.
-const require = createRequire(import.meta.url);
-const mimeFuncs = require('nodemailer/lib/mime-funcs/index.js') as typeof import('nodemailer/lib/mime-funcs/index.js');
-const qp = require('nodemailer/lib/qp/index.js') as typeof import('nodemailer/lib/qp/index.js');
 
 export interface MimeMessage {
   /** The recipient: a plain address (`ops@partner.example`). */
@@ -43,6 +39,8 @@ let boundaries = 0;
 /** Header values Herald writes as given: no line breaks, printable ASCII only. */
 const SAFE_HEADER_VALUE = /^[\x20-\x7e]*$/;
 const LINE_BREAK = /\r?\n|\r/g;
+/** RFC 2045 §6.8: encoded lines are at most 76 characters. */
+const BASE64_LINE = 76;
 /** A plain address without display name, as audiences hold them. */
 const PLAIN_ADDRESS = /^[\x21-\x7e]+@[\x21-\x7e]+$/;
 
@@ -136,7 +134,11 @@ function encodeUnstructured(value: string): string {
 
 /** A body as base64 in lines of 76 characters (native: a tenth of the cost of quoted-printable for a large HTML body). */
 function base64Lines(body: string): string {
-  return Buffer.from(body, 'utf8').toString('base64').replace(/.{76}(?!$)/g, '$&\r\n');
+  const encoded = Buffer.from(body, 'utf8').toString('base64');
+  // Sliced, not matched: a regular expression over the whole body cost three times as much.
+  const lines: string[] = [];
+  for (let at = 0; at < encoded.length; at += BASE64_LINE) lines.push(encoded.slice(at, at + BASE64_LINE));
+  return lines.join('\r\n');
 }
 
 /** A body as quoted-printable with CRLF line breaks and soft breaks at 76 characters. */

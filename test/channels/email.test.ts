@@ -1,4 +1,5 @@
-import { createServer, type Server } from 'node:net';
+import { createServer, type AddressInfo, type Server } from 'node:net';
+import { SMTPServer } from 'smtp-server';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DeliveryError, PermanentDeliveryError, TransientDeliveryError } from '../../src/channels/channel.js';
 import { EmailChannel, type EmailMessage } from '../../src/channels/email.js';
@@ -165,6 +166,50 @@ describe('EmailChannel — what a recipient gets', () => {
     expect(new Set(sink.messages.map((m) => m.envelopeTo[0]))).toEqual(new Set(recipients));
     const connections = new Set(sink.messages.map((m) => m.connectionId));
     expect(connections.size).toBeLessThanOrEqual(2);
+  });
+
+  it('a pooled connection the server closed while idle costs no message: the next goes out on a new one', async () => {
+    // As a submission server does after its idle timeout (Postfix: smtpd_timeout): 421, then close.
+    const arrived: string[] = [];
+    let sessions = 0;
+    let sessionClosed = (): void => {};
+    const server = new SMTPServer({
+      logger: false,
+      authOptional: true,
+      disabledCommands: ['STARTTLS', 'AUTH'],
+      disableReverseLookup: true,
+      socketTimeout: 1_000,
+      onConnect(_session, callback) {
+        sessions += 1;
+        callback();
+      },
+      onClose() {
+        sessionClosed();
+      },
+      onData(stream, session, callback) {
+        stream.resume();
+        stream.on('end', () => {
+          arrived.push(session.envelope.rcptTo.map((r) => r.address).join(','));
+          callback();
+        });
+      },
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const email = openChannel({ smtpUrl: `smtp://127.0.0.1:${(server.server.address() as AddressInfo).port}` });
+      const idleClosed = new Promise<void>((resolve) => {
+        sessionClosed = resolve;
+      });
+
+      await email.send(emailTarget('a@partner.example'), secondUpdate({ messageId: '<a@herald.test>' }));
+      await idleClosed;
+      await email.send(emailTarget('b@partner.example'), secondUpdate({ messageId: '<b@herald.test>' }));
+
+      expect(arrived).toEqual(['a@partner.example', 'b@partner.example']);
+      expect(sessions).toBe(2);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 
   it('refuses a Message-ID that is not in <local@domain> form, sending nothing', async () => {
