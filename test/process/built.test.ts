@@ -79,6 +79,32 @@ describe('the start commands (contract §1: nothing compiled at start, any numbe
     }
   }, 90_000);
 
+  it('`npm start` with every channel enabled imports each channel\'s client from dist/ as it starts, and is up', async () => {
+    const port = await freePort();
+    // Credentials that are never used: nothing is sent at start, so the addresses lead nowhere.
+    const nowhere = `127.0.0.1:${await freePort()}`;
+    const herald = spawnHerald(
+      {
+        ...env(port),
+        LOG_LEVEL: 'info',
+        SLACK_BOT_TOKEN: 'xoxb-built-test',
+        SLACK_API_URL: `http://${nowhere}/api/`,
+        X_APP_KEY: 'built-test',
+        X_APP_SECRET: 'built-test',
+        X_ACCESS_TOKEN: 'built-test',
+        X_ACCESS_SECRET: 'built-test',
+        SMTP_URL: `smtp://${nowhere}`,
+        EMAIL_FROM: 'Herald <herald@built.test>',
+      },
+      [],
+      { npm: 'start' },
+    );
+    const url = await herald.listening(60_000);
+    expect((await fetch(`${url}/healthz`)).status).toBe(200);
+    const channels = herald.logs().find((l) => l.msg === 'channels')?.channels;
+    expect(channels).toEqual({ slack: 'enabled', x: 'enabled', email: 'enabled', webhook: 'enabled' });
+  }, 90_000);
+
   it('a build older than the sources starts, and says so', async () => {
     const source = join(PROJECT_ROOT, 'src', 'main.ts');
     const { atime, mtime } = statSync(source);
