@@ -17,6 +17,13 @@ export interface JobRetry {
   baseDelayMs: number;
 }
 
+/** Completed jobs kept per queue, newest first (recent work to look at with a BullMQ dashboard). */
+export const COMPLETED_JOBS_KEPT = 100;
+/** Failed (given-up) jobs kept per queue, none older than a week once more fail. */
+export const FAILED_JOBS_KEPT = 1000;
+/** About how many job events (added, active, completed, …) BullMQ keeps per queue. */
+export const EVENTS_KEPT = 1000;
+
 /**
  * Options of every job. Its retries are for failures outside any provider's
  * answer (Redis gone mid-job, a bug, a record that cannot be read):
@@ -26,9 +33,13 @@ export function jobOptions(retry: JobRetry = { maxAttempts: 10, baseDelayMs: 100
   return {
     attempts: retry.maxAttempts,
     backoff: { type: 'exponential', delay: retry.baseDelayMs },
-    // Kept for a while so a re-added job id is recognised as already done.
-    removeOnComplete: { age: 3600, count: 50_000 },
-    removeOnFail: { age: 7 * 24 * 3600 },
+    // Bounded, so that finished jobs never accumulate: each names up to 50
+    // targets, and only the newest few may outlive HERALD_RETENTION_SECONDS.
+    // Nothing needs a finished job to recognise a re-added id: every step is
+    // a claim script that finds a re-run's work done (see DeliveryStore).
+    removeOnComplete: { count: COMPLETED_JOBS_KEPT },
+    // Given-up jobs are kept longer, for an operator to look at.
+    removeOnFail: { age: 7 * 24 * 3600, count: FAILED_JOBS_KEPT },
   };
 }
 
@@ -40,7 +51,9 @@ export class HeraldQueues implements DeliveryScheduler {
   readonly delivery: Record<ChannelName, Queue<DeliveryJob>>;
 
   constructor(connection: Redis, prefix: string, retry?: JobRetry) {
-    const options = { connection, prefix, defaultJobOptions: jobOptions(retry) };
+    // Herald reads no queue events (no QueueEvents): BullMQ's stream of them
+    // is kept short instead of its default 10,000 entries per queue.
+    const options = { connection, prefix, defaultJobOptions: jobOptions(retry), streams: { events: { maxLen: EVENTS_KEPT } } };
     this.broadcast = new Queue<BroadcastJob>(BROADCAST_QUEUE, options);
     this.delivery = Object.fromEntries(
       CHANNEL_NAMES.map((c) => [c, new Queue<DeliveryJob>(deliveryQueueName(c), options)]),
