@@ -168,18 +168,18 @@ export class DeliveryStore {
       }
     }
     const results = (await pipeline.exec()) ?? [];
-    const records: DeliveryRecord[] = [];
+    const byUpdate = new Map<string, DeliveryRecord[]>(updateIds.map((id) => [id, []]));
     results.forEach(([error, values], at) => {
       if (error) throw error;
-      const byUpdate: DeliveryRecord[] = [];
+      const place = places[at]!;
       for (const [key, value] of Object.entries(values as Record<string, string>)) {
         // An unreadable record is left out until its job marks it dead (and readable) again.
-        const stored = decodeDelivery(places[at]!, key, value);
-        if (stored !== null) byUpdate.push(stored.record);
+        const stored = decodeDelivery(place, key, value);
+        if (stored !== null) byUpdate.get(place.updateId)!.push(stored.record);
       }
-      records.push(...byUpdate.sort((a, b) => a.index - b.index));
     });
-    return records;
+    // Within an update, in fan-out order across its channels.
+    return [...byUpdate.values()].flatMap((records) => records.sort((a, b) => a.index - b.index));
   }
 
   /** Each update's deliveries per channel and state; kept after the records themselves are gone. */
