@@ -12,6 +12,7 @@ import { execFileSync } from 'node:child_process';
 import { runApi } from './api.js';
 import { runFanout } from './fanout.js';
 import { runLatency } from './latency.js';
+import { runRedisCost } from './redis-cost.js';
 import { machine, printRows, writeResults } from './report.js';
 import { runScale } from './scale.js';
 import { runStartup } from './startup.js';
@@ -23,6 +24,7 @@ const SECTIONS: Record<string, () => Promise<Row[]>> = {
   latency: runLatency,
   scale: runScale,
   startup: runStartup,
+  redis: runRedisCost,
 };
 
 const only = process.env.BENCH_ONLY?.split(',').map((s) => s.trim());
