@@ -29,6 +29,11 @@ export interface RendererOptions {
    * @defaultValue {@link builtinTemplatesDir}()
    */
   builtinDir?: string;
+  /**
+   * The built-in templates precompiled at build, or null to compile them all here.
+   * @defaultValue the module `npm run build` writes beside the templates module (see `PRECOMPILED_MODULE`)
+   */
+  precompiled?: URL | null;
 }
 
 type ChannelRenderer<C extends Channel> = (templates: CompiledParts<C>, ctx: RenderContext) => RenderedByChannel[C];
@@ -60,6 +65,7 @@ export class Renderer {
       builtinDir: opts.builtinDir ?? builtinTemplatesDir(),
       kinds: opts.kinds ?? BUILTIN_KINDS,
       ...(opts.overrideDir !== undefined ? { overrideDir: opts.overrideDir } : {}),
+      ...(opts.precompiled !== undefined ? { precompiled: opts.precompiled } : {}),
     });
     return new Renderer(templates);
   }
@@ -77,6 +83,11 @@ export class Renderer {
   /** `.hbs` files in the override directory that nothing uses (worth a warning at startup). */
   get unusedOverrides(): readonly string[] {
     return this.templates.unusedOverrides;
+  }
+
+  /** Built-in files used as precompiled at build (the others were compiled at load). */
+  get precompiled(): readonly string[] {
+    return this.templates.precompiled;
   }
 
   /** Whether `channel` has templates for `kind` (the commander kinds exist on Slack and email only). */

@@ -1,8 +1,13 @@
 /**
  * Loading the templates: every file each channel's kinds need, from the
  * operator's directory when it has that file and from the built-in
- * `templates/` otherwise, checked and compiled once at startup.
+ * `templates/` otherwise. The built-in ones are compiled and trial-rendered
+ * at build (`npm run build` runs scripts/precompile-templates.mjs, which
+ * writes {@link PRECOMPILED_MODULE} beside this module in dist/); the
+ * operator's are checked, compiled and trial-rendered at startup, as is a
+ * built-in file changed since the build.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -115,6 +120,15 @@ export interface LoadTemplatesOptions {
    * @defaultValue {@link sampleRenderContexts}
    */
   sampleContexts?: (kind: string) => readonly RenderContext[];
+  /**
+   * The built-in templates precompiled at build: a module written by
+   * {@link precompileTemplates}, or none. A built-in file whose source still
+   * matches its precompiled spec is used as built, neither parsed nor
+   * compiled; any other is compiled here.
+   * @defaultValue {@link PRECOMPILED_MODULE} beside this module (in dist/
+   * after `npm run build`; absent beside the TypeScript sources)
+   */
+  precompiled?: URL | null;
 }
 
 export interface LoadedTemplates {
@@ -125,7 +139,38 @@ export interface LoadedTemplates {
   readonly overridden: readonly string[];
   /** `.hbs` files in the override directory that no kind or partial uses (a typo in a name?). */
   readonly unusedOverrides: readonly string[];
+  /** Built-in files used as precompiled at build, relative to the built-in directory; every other file was compiled at load. */
+  readonly precompiled: readonly string[];
 }
+
+/** The module `npm run build` writes beside this one: the built-in templates precompiled. */
+export const PRECOMPILED_MODULE = 'builtin-templates.js';
+
+/** One built-in template file as precompiled at build. */
+export interface PrecompiledTemplate {
+  /** SHA-256 (hex) of the source it was compiled from: a file changed since is compiled at load instead. */
+  readonly sha256: string;
+  /** What `Handlebars.precompile` made of it, evaluated (it holds functions: the module is JavaScript, not JSON). */
+  readonly spec: TemplateSpecification;
+}
+
+/**
+ * The built-in templates precompiled at build, per escaping (one Handlebars
+ * environment of a channel per escaping; a partial is compiled in each).
+ */
+export type PrecompiledTemplates = Readonly<
+  Partial<
+    Record<
+      Escaping,
+      {
+        /** {@link compilerFingerprint} of the environment that compiled them: another compiler compiles at load. */
+        readonly fingerprint: string;
+        /** By file, relative to the built-in directory (`email/opened.html.hbs`). */
+        readonly files: Readonly<Record<string, PrecompiledTemplate>>;
+      }
+    >
+  >
+>;
 
 /**
  * The built-in `templates/` directory: found by walking up from this module
@@ -144,6 +189,58 @@ export function builtinTemplatesDir(from: string | URL = import.meta.url): strin
 
 /** Reads, checks and compiles every template of `kinds`; throws {@link TemplateError} on the first problem. */
 export async function loadTemplates(options: LoadTemplatesOptions): Promise<LoadedTemplates> {
+  const precompiled = await importPrecompiled(options.precompiled === undefined ? new URL(PRECOMPILED_MODULE, import.meta.url) : options.precompiled);
+  return load(options, { use: precompiled });
+}
+
+/**
+ * The module that {@link precompileTemplates} returns as text: every built-in
+ * template of `kinds` compiled with Handlebars' own `precompile` in the
+ * environment it is used in, with the SHA-256 of its source. Every template
+ * is also checked and trial-rendered as at load, so a broken built-in
+ * template fails the build, with its file and line.
+ */
+export async function precompileTemplates(options: Pick<LoadTemplatesOptions, 'builtinDir' | 'kinds'>): Promise<string> {
+  const record: PrecompiledRecord = new Map();
+  await load({ builtinDir: options.builtinDir, kinds: options.kinds }, { record });
+  const escapings = [...record].sort(([a], [b]) => a.localeCompare(b));
+  const lines = [
+    '// The built-in templates/ precompiled by `npm run build` (scripts/precompile-templates.mjs):',
+    '// Handlebars template specs, each with the SHA-256 of its source. Generated; do not edit.',
+    'export default {',
+  ];
+  for (const [escaping, { fingerprint, files }] of escapings) {
+    lines.push(`  ${JSON.stringify(escaping)}: {`, `    fingerprint: ${JSON.stringify(fingerprint)},`, '    files: {');
+    for (const [relative, { sha256, spec }] of [...files].sort(([a], [b]) => a.localeCompare(b))) {
+      lines.push(`      ${JSON.stringify(relative)}: { sha256: ${JSON.stringify(sha256)}, spec: ${spec} },`);
+    }
+    lines.push('    },', '  },');
+  }
+  lines.push('};', '');
+  return lines.join('\n');
+}
+
+/** What {@link precompileTemplates} collects: per escaping, the fingerprint and each file's hash and spec (as JavaScript source). */
+type PrecompiledRecord = Map<Escaping, { fingerprint: string; files: Map<string, { sha256: string; spec: string }> }>;
+
+/** Precompiled templates to use, or to record (at build). */
+interface Precompilation {
+  use?: PrecompiledTemplates | undefined;
+  record?: PrecompiledRecord;
+}
+
+async function importPrecompiled(module: URL | null): Promise<PrecompiledTemplates | undefined> {
+  if (module === null || !existsSync(fileURLToPath(module))) return undefined;
+  try {
+    return ((await import(module.href)) as { default: PrecompiledTemplates }).default;
+  } catch (error) {
+    throw new TemplateError(`cannot load the precompiled templates ${fileURLToPath(module)}: ${errorMessage(error)} (run \`npm run build\`)`, fileURLToPath(module), undefined, {
+      cause: error,
+    });
+  }
+}
+
+async function load(options: LoadTemplatesOptions, precompilation: Precompilation): Promise<LoadedTemplates> {
   const { builtinDir, overrideDir } = options;
   const sampleContexts = options.sampleContexts ?? sampleRenderContexts;
   for (const kind of CHANNELS.flatMap((channel) => options.kinds[channel])) {
@@ -166,11 +263,14 @@ export async function loadTemplates(options: LoadTemplatesOptions): Promise<Load
     const byKind = new Map<string, Readonly<Record<string, CompiledTemplate>>>();
     compiled.set(channel, byKind);
     const partials = sources.partials(channel);
+    // A built-in template was trial-rendered at build with the built-in
+    // partials; with one of the operator's among them it is tried again here.
+    const partialsAsBuilt = [...partials.values()].every((partial) => !partial.overridden);
     const environments = new Map<Escaping, ChannelEnvironment>();
     const environmentFor = (escaping: Escaping): ChannelEnvironment => {
       let environment = environments.get(escaping);
       if (environment === undefined) {
-        environment = new ChannelEnvironment(escaping, partials);
+        environment = new ChannelEnvironment(escaping, partials, precompilation);
         environments.set(escaping, environment);
       }
       return environment;
@@ -182,7 +282,9 @@ export async function loadTemplates(options: LoadTemplatesOptions): Promise<Load
         const file = sources.read(`${channel}/${kind}${spec.suffix}`);
         const environment = environmentFor(spec.escaping);
         const template = environment.compile(file);
-        for (const ctx of sampleContexts(kind)) trialRender(template, ctx, file.path);
+        if (!(file.precompiled && partialsAsBuilt)) {
+          for (const ctx of sampleContexts(kind)) trialRender(template, ctx, file.path);
+        }
         parts[spec.part] = template;
       }
       byKind.set(kind, Object.freeze(parts));
@@ -196,20 +298,43 @@ export async function loadTemplates(options: LoadTemplatesOptions): Promise<Load
     forKind: <C extends Channel>(channel: C, kind: string) => compiled.get(channel)?.get(kind) as CompiledParts<C> | undefined,
     overridden: Object.freeze(sources.overridden()),
     unusedOverrides: Object.freeze(unusedOverrides),
+    precompiled: Object.freeze(sources.precompiled()),
   });
 }
 
-/** A template file, parsed once: to report errors with their line, to check helper and partial names, and to compile. */
+/** A template file, parsed once when needed: to report errors with their line, to check helper and partial names, and to compile. */
 class SourceFile {
   private astCompiled = false;
+  private parsed: hbs.AST.Program | undefined;
+  /** Set when it was used as precompiled at build. */
+  precompiled = false;
 
   constructor(
     /** Absolute path of the file read (override or built-in). */
     readonly path: string,
+    /** Relative to its directory: `<channel>/<file>`. */
+    readonly relative: string,
     readonly source: string,
-    /** As parsed, before Handlebars' whitespace control (which compiling applies). */
-    readonly ast: hbs.AST.Program,
+    /** Whether it came from the override directory. */
+    readonly overridden: boolean,
   ) {}
+
+  /** As parsed, before Handlebars' whitespace control (which compiling applies). */
+  get ast(): hbs.AST.Program {
+    if (this.parsed === undefined) {
+      try {
+        this.parsed = Handlebars.parseWithoutProcessing(this.source);
+      } catch (error) {
+        throw templateErrorFrom(this.path, error);
+      }
+    }
+    return this.parsed;
+  }
+
+  /** SHA-256 (hex) of the source. */
+  sha256(): string {
+    return createHash('sha256').update(this.source).digest('hex');
+  }
 
   /**
    * What to give Handlebars' `compile`: the parsed AST the first time, which
@@ -234,6 +359,7 @@ class SourceFile {
 class SourceFiles {
   private readonly used = new Set<string>();
   private readonly fromOverride = new Set<string>();
+  private readonly files: SourceFile[] = [];
 
   constructor(
     private readonly builtinDir: string,
@@ -247,13 +373,23 @@ class SourceFiles {
       const source = readIfPresent(overridePath);
       if (source !== undefined) {
         this.fromOverride.add(relative);
-        return parseSource(overridePath, source);
+        return this.keep(new SourceFile(overridePath, relative, source, true));
       }
     }
     const builtinPath = path.join(this.builtinDir, relative);
     const source = readIfPresent(builtinPath);
     if (source === undefined) throw new TemplateError(`missing template ${builtinPath}`, builtinPath);
-    return parseSource(builtinPath, source);
+    return this.keep(new SourceFile(builtinPath, relative, source, false));
+  }
+
+  private keep(file: SourceFile): SourceFile {
+    this.files.push(file);
+    return file;
+  }
+
+  /** The built-in files used as precompiled, each once. */
+  precompiled(): string[] {
+    return [...new Set(this.files.filter((file) => file.precompiled).map((file) => file.relative))].sort();
   }
 
   /** The partials of a channel, by name: built-in ones, each replaced by the override's file of that name, plus the override's own. */
@@ -316,14 +452,6 @@ function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-function parseSource(file: string, source: string): SourceFile {
-  try {
-    return new SourceFile(file, source, Handlebars.parseWithoutProcessing(source));
-  } catch (error) {
-    throw templateErrorFrom(file, error);
-  }
-}
-
 /** Handlebars parse errors say "Parse error on line N"; its other errors carry `lineNumber`. */
 function templateErrorFrom(file: string, error: unknown, context = ''): TemplateError {
   const message = errorMessage(error);
@@ -353,8 +481,11 @@ class ChannelEnvironment {
   private readonly handlebars = Handlebars.create();
   private readonly compileOptions: CompileOptions;
   private readonly partialNames: ReadonlySet<string>;
+  /** The precompiled templates of this environment, when they were made by this very compiler. */
+  private readonly precompiled: Readonly<Record<string, PrecompiledTemplate>> | undefined;
+  private readonly record: Map<string, { sha256: string; spec: string }> | undefined;
 
-  constructor(escaping: Escaping, partials: ReadonlyMap<string, SourceFile>) {
+  constructor(escaping: Escaping, partials: ReadonlyMap<string, SourceFile>, precompilation: Precompilation) {
     const helpers = createHelpers(escaping);
     this.handlebars.registerHelper(helpers);
     this.compileOptions = {
@@ -366,21 +497,56 @@ class ChannelEnvironment {
       this.handlebars.registerHelper(ESCAPE_HELPER, escapeHelper(ESCAPE_TEXT[escaping]));
       routeEscapingThroughHelper(this.handlebars);
     }
+    const fingerprint = compilerFingerprint(this.compileOptions);
+    const built = precompilation.use?.[escaping];
+    this.precompiled = built?.fingerprint === fingerprint ? built.files : undefined;
+    if (precompilation.record !== undefined) {
+      // Channels share escapings (x and email's plain text): one entry each, files named by channel.
+      let recorded = precompilation.record.get(escaping);
+      if (recorded === undefined) {
+        recorded = { fingerprint, files: new Map() };
+        precompilation.record.set(escaping, recorded);
+      }
+      this.record = recorded.files;
+    }
     this.partialNames = new Set(partials.keys());
     for (const [name, file] of partials) {
       this.handlebars.registerPartial(name, this.compile(file));
     }
   }
 
-  /** Checks helper and partial names, then compiles (Handlebars compiles lazily: the trial render finishes the job). */
+  /**
+   * A built-in file unchanged since the build: its precompiled template.
+   * Any other: checks helper and partial names, then compiles (Handlebars
+   * compiles lazily: the trial render finishes the job).
+   */
   compile(file: SourceFile): CompiledTemplate {
+    const built = file.overridden ? undefined : this.precompiled?.[file.relative];
+    if (built !== undefined && built.sha256 === file.sha256()) {
+      file.precompiled = true;
+      return this.handlebars.template<RenderContext>(built.spec);
+    }
     checkNames(file, new Set(Object.keys(this.handlebars.helpers)), this.partialNames);
     try {
+      this.record?.set(file.relative, { sha256: file.sha256(), spec: this.handlebars.precompile(file.source, this.compileOptions) as unknown as string });
       return this.handlebars.compile<RenderContext>(file.compileInput(), this.compileOptions);
     } catch (error) {
       throw templateErrorFrom(file.path, error);
     }
   }
+}
+
+let ownSource: string | undefined;
+
+/**
+ * What a precompiled template depends on besides its source: Handlebars'
+ * version, this module (its code generator, see
+ * {@link routeEscapingThroughHelper}) and the compile options (the helpers
+ * known when it was compiled). Specs made by anything else are not used.
+ */
+function compilerFingerprint(options: CompileOptions): string {
+  ownSource ??= readFileSync(fileURLToPath(import.meta.url), 'utf8');
+  return createHash('sha256').update(`${Handlebars.VERSION}\0${JSON.stringify(options)}\0`).update(ownSource).digest('hex');
 }
 
 /** Mirrors `Handlebars.Utils.escapeExpression` for non-strings, with another escaper for strings. */

@@ -6,8 +6,9 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readFileSync, statSync, utimesSync } from 'node:fs';
-import { join } from 'node:path';
+import { readdirSync, readFileSync, statSync, utimesSync } from 'node:fs';
+import { join, sep } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { freePort } from '../support/global-redis.js';
 import { newWebhookSecret } from '../fakes/webhook-receiver.js';
@@ -22,7 +23,9 @@ afterEach(async () => {
 });
 
 beforeAll(() => {
+  // What `npm run build` runs: tsc, then the built-in templates precompiled.
   execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { cwd: PROJECT_ROOT, stdio: 'inherit' });
+  execFileSync(process.execPath, ['scripts/precompile-templates.mjs'], { cwd: PROJECT_ROOT, stdio: 'inherit' });
 }, 120_000);
 
 describe('given the compiled workers (dist/) behind the API', () => {
@@ -66,6 +69,16 @@ describe('the start commands (contract §1: nothing compiled at start, any numbe
       expect(scripts[name], name).not.toMatch(/\btsc\b|\bbuild\b|\btsx\b/);
     }
   });
+
+  it('the build precompiles every built-in template, and the compiled Herald uses them as built', async () => {
+    const { scripts } = JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    expect(scripts.build).toMatch(/\bnode scripts\/precompile-templates\.mjs\b/);
+    const compiled = join(PROJECT_ROOT, 'dist', 'src', 'render', 'renderer.js');
+    const { Renderer } = (await import(pathToFileURL(compiled).href)) as typeof import('../../src/render/renderer.js');
+    const renderer = await Renderer.load();
+    const builtin = readdirSync(join(PROJECT_ROOT, 'templates'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.hbs'));
+    expect(renderer.precompiled).toEqual(builtin.map((f) => f.split(sep).join('/')).sort());
+  }, 60_000);
 
   it('three `npm run start:api` at once each answer /healthz, and none writes to dist/', async () => {
     const builtAt = statSync(buildInfo).mtimeMs;
