@@ -9,10 +9,10 @@
  * Redis' Lua JSON decoder mid-broadcast, so it is refused here with a 400
  * naming the field.
  */
-import { Ajv, type Options } from 'ajv';
+import { Ajv, type Options, type ValidateFunction } from 'ajv';
 import addFormatsPlugin from 'ajv-formats';
 import { fullFormats } from 'ajv-formats/dist/formats.js';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest, FastifySchemaCompiler } from 'fastify';
 import { nextTurn } from '../event-loop.js';
 import { isLargeBody } from './body-limits.js';
 import { ApiError, type FieldProblem } from './errors.js';
@@ -122,11 +122,37 @@ export function illFormedText(part: string, value: unknown, limit = MAX_TEXT_PRO
   return problems;
 }
 
+/**
+ * A validator that Ajv compiles when its route is first used, not when the
+ * app gets ready: compiling every route's schemas took ≈150–300 ms of the
+ * API's start-up (contract §1: ready within 2 s), and a process may never
+ * serve most routes. The compiled function is Ajv's own, so a request gets
+ * the same answer and errors either way; a route's first request pays for
+ * its compilation (a few milliseconds).
+ */
+type RouteValidator = ReturnType<FastifySchemaCompiler<unknown>>;
+
+function compiledOnFirstUse(compile: () => ValidateFunction): RouteValidator {
+  let validate: ValidateFunction | undefined;
+  const validator: RouteValidator = (data: unknown, ...context: unknown[]) => {
+    validate ??= compile();
+    // Ajv's context argument (parentData) lets it coerce a root value; request parts are objects, but pass it on.
+    const valid = (validate as (data: unknown, ...context: unknown[]) => boolean)(data, ...context);
+    validator.errors = validate.errors ?? null;
+    return valid;
+  };
+  return validator;
+}
+
 export function registerValidation(app: FastifyInstance): void {
-  const strict = makeAjv({ coerceTypes: false });
-  const lenient = makeAjv({ coerceTypes: 'array' });
+  let strict: Ajv | undefined;
+  let lenient: Ajv | undefined;
   app.setValidatorCompiler(({ schema, httpPart }) =>
-    (httpPart === 'body' ? strict : lenient).compile(schema as object),
+    compiledOnFirstUse(() =>
+      httpPart === 'body'
+        ? (strict ??= makeAjv({ coerceTypes: false })).compile(schema as object)
+        : (lenient ??= makeAjv({ coerceTypes: 'array' })).compile(schema as object),
+    ),
   );
 
   // Header values reach Node as Latin-1 and cannot hold a surrogate; the
