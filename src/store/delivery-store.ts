@@ -292,6 +292,11 @@ export class DeliveryStore {
     await this.redis.zadd(this.keys.deliveryRetention, atMs, incidentId);
   }
 
+  /** Whether the incident's delivery records are still to be removed (not yet due, or kept while a delivery is not final). */
+  async awaitingExpiry(incidentId: string): Promise<boolean> {
+    return (await this.redis.zscore(this.keys.deliveryRetention, incidentId)) !== null;
+  }
+
   /** Incidents whose delivery records are due to be removed. */
   async dueToExpire(now: number, limit: number): Promise<string[]> {
     return this.redis.zrangebyscore(this.keys.deliveryRetention, '-inf', now, 'LIMIT', 0, limit);

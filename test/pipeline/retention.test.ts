@@ -133,3 +133,48 @@ describe('given HERALD_RETENTION_SECONDS=1, one incident resolved and another st
     for (const kind of ['deliveries', 'threads', 'totals']) expect(keys.some((k) => k.includes(`}:${kind}`)), kind).toBe(true);
   });
 });
+
+describe('given HERALD_RETENTION_SECONDS=1 and a resolution still being retried when its retention ends', () => {
+  let stack: Stack;
+  let redis: Redis;
+  afterAll(async () => {
+    redis?.disconnect();
+    await stack?.stop();
+  });
+
+  it('its records stay until the last delivery is final, then go; nothing is lost', async () => {
+    stack = await startStack({ env: { HERALD_RETENTION_SECONDS: '1' } });
+    redis = new Redis(inject('redisUrl'));
+    const secret = newWebhookSecret();
+    const url = stack.hooks.register('/slow-blog', secret);
+    expect((await stack.api('PUT', '/v1/audiences/slow', { webhooks: [{ url, secret }] })).statusCode).toBe(200);
+    const opened = await stack.api('POST', '/v1/incidents', { title: 'Search degraded', severity: 'minor', message: 'Looking into it.', audiences: ['slow'] });
+    expect(opened.statusCode, opened.body).toBe(201);
+    const id = (opened.json() as { incident: { id: string } }).incident.id;
+    await stack.hooks.waitFor({ path: '/slow-blog' }, 30_000);
+    // The resolution is refused once, for 12 s: far longer than the retention.
+    stack.hooks.respond('/slow-blog', [{ status: 503, retryAfter: 12 }, 200]);
+    expect((await stack.api('POST', `/v1/incidents/${id}/resolve`, { message: 'Search is back.' })).statusCode).toBe(201);
+    const retention = `${stack.config.prefix}:retention:deliveries`;
+    const due = Number(await eventually(() => redis.zscore(retention, id), 30_000, 'the retention to be marked'));
+
+    // A look of the retention sweep finds the resolution not final and puts the removal off.
+    await eventually(async () => Number(await redis.zscore(retention, id)) > due || undefined, 60_000, 'the removal put off');
+    const meanwhile = await stack.api('GET', `/v1/incidents/${id}/deliveries`);
+    const ledger = meanwhile.json() as { deliveries: Array<{ state: string }>; expired?: boolean };
+    expect(ledger.expired).toBeUndefined();
+    expect(ledger.deliveries.map((d) => d.state)).toEqual(['sent', 'failed']);
+
+    const [arrived] = await stack.hooks.waitFor({ path: '/slow-blog', count: 3 }, 60_000).then((all) => all.slice(-1));
+    expect(arrived!.answer).toBe(200);
+    await eventually(async () => {
+      const res = await stack.api('GET', `/v1/incidents/${id}/deliveries`);
+      return (res.json() as { expired?: boolean }).expired === true || undefined;
+    }, 60_000, 'the records removed once every delivery was final');
+    const view = (await stack.api('GET', `/v1/incidents/${id}`)).json() as IncidentView;
+    expect(view.updates.map((u) => u.deliveries.webhook)).toEqual([
+      { queued: 0, sent: 1, failed: 0, dead: 0 },
+      { queued: 0, sent: 1, failed: 0, dead: 0 },
+    ]);
+  }, 180_000);
+});

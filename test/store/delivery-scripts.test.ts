@@ -154,6 +154,14 @@ describe('delivery scripts', () => {
       expect(await redis.exists(lanes())).toBe(0);
     });
 
+    it('does not write back a record that is no longer there (removed at the end of its retention)', async () => {
+      await enqueue('upd_1', [A]);
+      await claim('upd_1', 'job-1', [A]);
+      await redis.unlink(deliveries('upd_1'), lanes());
+      expect(await record('upd_1', 'job-1', [[A, 's||{"i":0,"a":1}']])).toEqual(['0']);
+      expect(await redis.exists(deliveries('upd_1'), lanes())).toBe(0);
+    });
+
     it("does not give back a lease another job took since", async () => {
       await enqueue('upd_1', [A]);
       await claim('upd_1', 'job-2', [A]);

@@ -106,8 +106,11 @@ export const incidentRoutes: FastifyPluginAsyncTypebox<{ deps: ApiDeps }> = asyn
     async (request) => {
       const incident = await incidents.getWithUpdates(request.params.id);
       if (incident === null) throw new NotFoundError('incident', request.params.id);
+      // Past its retention and removed (records are kept while any delivery is not final).
       const expiresAt = deliveryRecordsExpireAt(incident.updates, config.retentionSeconds);
-      if (expiresAt !== undefined && expiresAt <= Date.now()) return { deliveries: [], expired: true };
+      if (expiresAt !== undefined && expiresAt <= Date.now() && !(await deliveries.awaitingExpiry(incident.id))) {
+        return { deliveries: [], expired: true };
+      }
       const { channel, state, updateId } = request.query;
       const updateIds = incident.updates.map((u) => u.id).filter((u) => updateId === undefined || u === updateId);
       const records = await deliveries.listForUpdates(incident.id, updateIds);

@@ -17,8 +17,10 @@
 -- ARGV[4]  n, the number of thread states, then n (field, JSON) pairs
 -- then     (target key, record) pairs: each record's successor field is ''
 -- Returns: { changed, target key, released update id, … }: changed has one
---   letter per record, '1' where its state changed ('0' for a re-run), then
---   a pair per lane that released a successor.
+--   letter per record, '1' where its state changed ('0' for a re-run, or for
+--   a record no longer there — removed at the end of its incident's
+--   retention, it is not written back), then a pair per lane that released a
+--   successor.
 
 local threads, deliveries, totals, lanes = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local token, owner, channel = ARGV[1], ARGV[2], ARGV[3]
@@ -27,16 +29,16 @@ for j = 1, n do
   redis.call('HSET', threads, ARGV[3 + 2 * j], ARGV[4 + 2 * j])
 end
 local changed, released, deltas = {}, {}, {}
-for i = 5 + 2 * n, #ARGV, 2 do
-  local target, value = ARGV[i], ARGV[i + 1]
-  local state = recordState(value)
+
+-- Writes one outcome; returns '1' if the delivery's state changed.
+local function recordOne(target, value)
   local old = redis.call('HGET', deliveries, target)
-  local oldState, oldNext
-  if old then
-    oldState, oldNext = recordState(old)
-    -- One that cannot be read was counted as queued when it was planned.
-    oldState = oldState or 'q'
-  end
+  -- Removed (its incident's retention ended) or never planned: not written back.
+  if not old then return '0' end
+  local state = recordState(value)
+  -- One that cannot be read was counted as queued when it was planned.
+  local oldState, oldNext = recordState(old)
+  oldState = oldState or 'q'
   if isFinal(state) then
     local nextToken = popLane(lanes, target, token)
     if nextToken == '' and isFinal(oldState) then nextToken = oldNext end
@@ -53,17 +55,15 @@ for i = 5 + 2 * n, #ARGV, 2 do
     end
   end
   redis.call('HSET', deliveries, target, value)
-  if oldState ~= state then
-    if oldState then
-      local field = channel .. ':' .. STATE_NAMES[oldState]
-      deltas[field] = (deltas[field] or 0) - 1
-    end
-    local field = channel .. ':' .. STATE_NAMES[state]
-    deltas[field] = (deltas[field] or 0) + 1
-    changed[#changed + 1] = '1'
-  else
-    changed[#changed + 1] = '0'
-  end
+  if oldState == state then return '0' end
+  local from, to = channel .. ':' .. STATE_NAMES[oldState], channel .. ':' .. STATE_NAMES[state]
+  deltas[from] = (deltas[from] or 0) - 1
+  deltas[to] = (deltas[to] or 0) + 1
+  return '1'
+end
+
+for i = 5 + 2 * n, #ARGV, 2 do
+  changed[#changed + 1] = recordOne(ARGV[i], ARGV[i + 1])
 end
 for field, delta in pairs(deltas) do
   if delta ~= 0 then redis.call('HINCRBY', totals, field, delta) end
