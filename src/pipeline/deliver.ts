@@ -165,6 +165,7 @@ export class Deliverer {
     const { deliveries, logger } = this.deps;
     const claimed = await deliveries.claim(owner, job);
     const mine: DeliveryRecord[] = [];
+    const notDue: DeliveryRecord[] = [];
     const held: string[] = [];
     const unreadable: Outcome[] = [];
     const released: Released[] = [];
@@ -175,7 +176,9 @@ export class Deliverer {
         continue;
       }
       if (claim.status === CLAIM_STATUS.mine) {
-        mine.push(claim.record);
+        // Its backoff is not over (a recheck or a re-run named it early): left for the retry at its time.
+        if (claim.record.retryAt !== null && Date.parse(claim.record.retryAt) > this.now().getTime()) notDue.push(claim.record);
+        else mine.push(claim.record);
         continue;
       }
       skipped++;
@@ -192,7 +195,9 @@ export class Deliverer {
     const previous = new Map<string, DeliveryRecord['state']>(mine.map((r) => [r.target.key, r.state]));
     const writer = new OutcomeWriter((outcomes) => this.record(job, owner, outcomes, previous));
     writer.add(unreadable);
-    const follow = [...successorJobs(job, released), ...recheckJob(job, held, this.now().getTime())];
+    if (notDue.length > 0) await deliveries.release(owner, { ...job, targets: notDue.map((r) => r.target.key) });
+    const nowMs = this.now().getTime();
+    const follow = [...successorJobs(job, released), ...recheckJob(job, held, nowMs), ...retryJobs(job, notDue, nowMs)];
     if (follow.length > 0) await this.deps.scheduler.schedule(follow);
 
     const outcomes: Outcome[] = [];
@@ -221,7 +226,7 @@ export class Deliverer {
     }
     const count = (state: DeliveryRecord['state']): number => outcomes.filter((o) => o.record.state === state).length + (state === 'dead' ? unreadable.length : 0);
     const channelPausedUntil = Math.max(0, ...outcomes.map((o) => o.channelPausedUntil ?? 0));
-    return { sent: count('sent'), failed: count('failed'), dead: count('dead'), skipped, ...(channelPausedUntil > 0 && { channelPausedUntil }) };
+    return { sent: count('sent'), failed: count('failed'), dead: count('dead'), skipped: skipped + notDue.length, ...(channelPausedUntil > 0 && { channelPausedUntil }) };
   }
 
   /**

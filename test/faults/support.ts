@@ -28,6 +28,7 @@ export interface DeliveryView {
   providerRef: string | null;
   error: string | null;
   sentAt: string | null;
+  retryAt: string | null;
 }
 
 /** The fakes a Herald talks to, started without a Herald. */
