@@ -7,6 +7,9 @@ RUN npm ci --no-audit --no-fund --ignore-scripts
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY workers ./workers
+# The build also precompiles the built-in templates into dist/.
+COPY scripts/precompile-templates.mjs ./scripts/
+COPY templates ./templates
 RUN npm run build && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
