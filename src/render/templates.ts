@@ -528,7 +528,11 @@ class ChannelEnvironment {
     }
     checkNames(file, new Set(Object.keys(this.handlebars.helpers)), this.partialNames);
     try {
-      this.record?.set(file.relative, { sha256: file.sha256(), spec: this.handlebars.precompile(file.source, this.compileOptions) as unknown as string });
+      if (this.record !== undefined) {
+        // `precompile` returns the spec as JavaScript source (its typings say the evaluated object).
+        const spec = this.handlebars.precompile(file.source, this.compileOptions) as unknown as string;
+        this.record.set(file.relative, { sha256: file.sha256(), spec });
+      }
       return this.handlebars.compile<RenderContext>(file.compileInput(), this.compileOptions);
     } catch (error) {
       throw templateErrorFrom(file.path, error);
