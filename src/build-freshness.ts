@@ -22,6 +22,14 @@ function newestTypeScript(folder: string): { path: string; mtimeMs: number } | u
   return newest;
 }
 
+function mtimeOrZero(path: string): number {
+  try {
+    return statSync(path).mtimeMs;
+  } catch {
+    return 0;
+  }
+}
+
 /**
  * When this process runs from `dist/` and a source file beside it changed
  * after the build, the source's path relative to the project; otherwise
@@ -35,7 +43,8 @@ export function sourceNewerThanBuild(entryUrl: string): string | undefined {
   const root = entry.slice(0, at);
   let built: number;
   try {
-    built = statSync(entry).mtimeMs;
+    // tsc rewrites only the files whose output changed; its build info is written by every build that changed anything.
+    built = Math.max(statSync(entry).mtimeMs, ...[join(root, 'dist', '.tsbuildinfo')].map((path) => mtimeOrZero(path)));
   } catch {
     return undefined;
   }
