@@ -16,7 +16,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it, onTestFinished } from 'vitest';
 import { freePort } from '../support/global-redis.js';
 import { startWebhookReceiver, newWebhookSecret, type WebhookReceiver } from '../fakes/webhook-receiver.js';
 import { killAllChildren, processEnv, PROJECT_ROOT, spawnHerald, type LogLine } from '../support/process.js';
@@ -101,20 +101,41 @@ async function npmStart(env: Record<string, string>): Promise<NpmStart> {
 }
 
 describe('Ctrl-C in a terminal under npm start', () => {
+  let hooks: WebhookReceiver | undefined;
+  afterAll(async () => hooks?.close());
+
   it('is one signal: Herald stops cleanly (graceful stop, exit 0), not "second signal"', async () => {
+    // A delivery in flight that takes two seconds to answer: the graceful stop waits for it, so npm's
+    // forwarded copy of the signal surely arrives while Herald is stopping, however loaded the machine.
+    hooks = await startWebhookReceiver();
+    const secret = newWebhookSecret();
+    const hookUrl = hooks.register('/hooks/slow', secret);
+    let arrived: () => void = () => undefined;
+    const arrival = new Promise<void>((resolve) => (arrived = resolve));
+    hooks.respond('/hooks/slow', () => {
+      arrived();
+      return new Promise((resolve) => setTimeout(() => resolve(200), 2_000));
+    });
+    const token = 'ctrl-c-write-token-77a1';
     const port = await freePort();
     const herald = await npmStart(
       processEnv({
-        HERALD_API_TOKENS: `ops:ctrl-c-write-token-77a1:write`,
+        HERALD_API_TOKENS: `ops:${token}:write`,
         REDIS_URL: inject('redisUrl'),
         HERALD_PREFIX: `ctrlc-${randomUUID().slice(0, 8)}`,
         PORT: String(port),
-        HERALD_SHUTDOWN_GRACE_MS: '2000',
+        HERALD_WEBHOOK_ALLOW_PRIVATE: 'true',
+        HERALD_SHUTDOWN_GRACE_MS: '10000',
         // npm would otherwise ask the registry whether a newer npm exists.
         npm_config_update_notifier: 'false',
       }),
     );
     await herald.waitForLog(/^Herald listening on /, START_WITHIN_MS);
+    const call = (method: string, path: string, body: unknown) =>
+      fetch(`http://127.0.0.1:${port}${path}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    expect((await call('PUT', '/v1/audiences/blog', { webhooks: [{ url: hookUrl, secret }] })).status).toBe(200);
+    expect((await call('POST', '/v1/incidents', { title: 'API errors', severity: 'major', status: 'investigating', message: 'Looking.' })).status).toBe(201);
+    await arrival;
 
     // What the terminal does: SIGINT to every process of the foreground group.
     process.kill(-herald.child.pid!, 'SIGINT');
@@ -130,8 +151,10 @@ describe('Ctrl-C in a terminal under npm start', () => {
     const messages = herald.logs().map((l) => l.msg);
     expect(messages.filter((m) => m.startsWith('second signal')), herald.output()).toEqual([]);
     expect(messages, herald.output()).toContain('stopped cleanly');
-    // The premise: Herald did get the signal twice (the terminal's and npm's), and took it as one.
-    expect(messages.filter((m) => m.startsWith('signal repeated at once')), herald.output()).toHaveLength(1);
+    // npm forwards the signal too; when its copy lands before Herald has read the terminal's, the
+    // kernel merges the two (a pending signal is not queued twice), so Herald sees one or two. Two
+    // taken as one is shown deterministically below ("a repeat within the window").
+    expect(messages.filter((m) => m.startsWith('signal repeated at once')).length, herald.output()).toBeLessThanOrEqual(1);
     expect(messages.filter((m) => m.startsWith('shutting down'))).toHaveLength(1);
     expect(exit, herald.output()).toEqual({ code: 0, signal: null });
   }, START_WITHIN_MS + STOP_WITHIN_MS + 10_000);
@@ -140,6 +163,48 @@ describe('Ctrl-C in a terminal under npm start', () => {
 describe('a second signal well after the first', () => {
   let hooks: WebhookReceiver | undefined;
   afterAll(async () => hooks?.close());
+
+  it('a repeat within the window (npm forwarding the Ctrl-C) is the same signal: stopped cleanly, exit 0', async () => {
+    const receiver = await startWebhookReceiver();
+    onTestFinished(() => receiver.close());
+    const secret = newWebhookSecret();
+    const hookUrl = receiver.register('/hooks/slow', secret);
+    let arrived: () => void = () => undefined;
+    const arrival = new Promise<void>((resolve) => (arrived = resolve));
+    // Answered after two seconds: the graceful stop waits for it, so Herald is still stopping when the repeat comes.
+    receiver.respond('/hooks/slow', () => {
+      arrived();
+      return new Promise((resolve) => setTimeout(() => resolve(200), 2_000));
+    });
+    const token = 'ctrl-c-write-token-5d2c';
+    const herald = spawnHerald(
+      processEnv({
+        HERALD_API_TOKENS: `ops:${token}:write`,
+        REDIS_URL: inject('redisUrl'),
+        HERALD_PREFIX: `ctrlc-${randomUUID().slice(0, 8)}`,
+        PORT: String(await freePort()),
+        HERALD_WEBHOOK_ALLOW_PRIVATE: 'true',
+        HERALD_SHUTDOWN_GRACE_MS: '10000',
+      }),
+    );
+    const url = await herald.listening(START_WITHIN_MS);
+    const call = (method: string, path: string, body: unknown) =>
+      fetch(`${url}${path}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    expect((await call('PUT', '/v1/audiences/blog', { webhooks: [{ url: hookUrl, secret }] })).status).toBe(200);
+    expect((await call('POST', '/v1/incidents', { title: 'API errors', severity: 'major', status: 'investigating', message: 'Looking.' })).status).toBe(201);
+    await arrival;
+
+    herald.child.kill('SIGINT');
+    // Once the first is taken (so that the two cannot merge into one), the copy npm would send.
+    await herald.waitForLog(/^shutting down/, STOP_WITHIN_MS);
+    herald.child.kill('SIGINT');
+    const exit = await herald.waitForExit(STOP_WITHIN_MS);
+    const messages = herald.logs().map((l) => l.msg);
+    expect(messages.filter((m) => m.startsWith('signal repeated at once')), herald.stdout()).toHaveLength(1);
+    expect(messages.some((m) => m.startsWith('second signal')), herald.stdout()).toBe(false);
+    expect(messages, herald.stdout()).toContain('stopped cleanly');
+    expect(exit).toEqual({ code: 0, signal: null });
+  }, START_WITHIN_MS + STOP_WITHIN_MS * 2);
 
   it('still forces the immediate exit while a delivery hangs, and says so', async () => {
     hooks = await startWebhookReceiver();
