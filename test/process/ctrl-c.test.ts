@@ -100,6 +100,38 @@ async function npmStart(env: Record<string, string>): Promise<NpmStart> {
   };
 }
 
+/** Herald's environment for these tests: its own prefix and port, webhooks to loopback allowed. */
+async function heraldEnv(token: string, extra: Record<string, string>): Promise<Record<string, string>> {
+  return processEnv({
+    HERALD_API_TOKENS: `ops:${token}:write`,
+    REDIS_URL: inject('redisUrl'),
+    HERALD_PREFIX: `ctrlc-${randomUUID().slice(0, 8)}`,
+    PORT: String(await freePort()),
+    HERALD_WEBHOOK_ALLOW_PRIVATE: 'true',
+    ...extra,
+  });
+}
+
+/** Puts an audience of one webhook and opens an incident to it: one delivery to `hookUrl` goes out. */
+async function openIncidentTo(baseUrl: string, token: string, hookUrl: string, secret: string): Promise<void> {
+  const call = (method: string, path: string, body: unknown) =>
+    fetch(`${baseUrl}${path}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  expect((await call('PUT', '/v1/audiences/blog', { webhooks: [{ url: hookUrl, secret }] })).status).toBe(200);
+  expect((await call('POST', '/v1/incidents', { title: 'API errors', severity: 'major', status: 'investigating', message: 'Looking.' })).status).toBe(201);
+}
+
+/** A receiver path answered after two seconds; resolves `arrival` when the request came. */
+function slowly(receiver: WebhookReceiver, path: string, secret: string): { hookUrl: string; arrival: Promise<void> } {
+  const hookUrl = receiver.register(path, secret);
+  let arrived: () => void = () => undefined;
+  const arrival = new Promise<void>((resolve) => (arrived = resolve));
+  receiver.respond(path, () => {
+    arrived();
+    return new Promise((resolve) => setTimeout(() => resolve(200), 2_000));
+  });
+  return { hookUrl, arrival };
+}
+
 describe('Ctrl-C in a terminal under npm start', () => {
   let hooks: WebhookReceiver | undefined;
   afterAll(async () => hooks?.close());
@@ -109,32 +141,16 @@ describe('Ctrl-C in a terminal under npm start', () => {
     // forwarded copy of the signal surely arrives while Herald is stopping, however loaded the machine.
     hooks = await startWebhookReceiver();
     const secret = newWebhookSecret();
-    const hookUrl = hooks.register('/hooks/slow', secret);
-    let arrived: () => void = () => undefined;
-    const arrival = new Promise<void>((resolve) => (arrived = resolve));
-    hooks.respond('/hooks/slow', () => {
-      arrived();
-      return new Promise((resolve) => setTimeout(() => resolve(200), 2_000));
-    });
+    const { hookUrl, arrival } = slowly(hooks, '/hooks/slow', secret);
     const token = 'ctrl-c-write-token-77a1';
-    const port = await freePort();
-    const herald = await npmStart(
-      processEnv({
-        HERALD_API_TOKENS: `ops:${token}:write`,
-        REDIS_URL: inject('redisUrl'),
-        HERALD_PREFIX: `ctrlc-${randomUUID().slice(0, 8)}`,
-        PORT: String(port),
-        HERALD_WEBHOOK_ALLOW_PRIVATE: 'true',
-        HERALD_SHUTDOWN_GRACE_MS: '10000',
-        // npm would otherwise ask the registry whether a newer npm exists.
-        npm_config_update_notifier: 'false',
-      }),
-    );
+    const env = await heraldEnv(token, {
+      HERALD_SHUTDOWN_GRACE_MS: '10000',
+      // npm would otherwise ask the registry whether a newer npm exists.
+      npm_config_update_notifier: 'false',
+    });
+    const herald = await npmStart(env);
     await herald.waitForLog(/^Herald listening on /, START_WITHIN_MS);
-    const call = (method: string, path: string, body: unknown) =>
-      fetch(`http://127.0.0.1:${port}${path}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    expect((await call('PUT', '/v1/audiences/blog', { webhooks: [{ url: hookUrl, secret }] })).status).toBe(200);
-    expect((await call('POST', '/v1/incidents', { title: 'API errors', severity: 'major', status: 'investigating', message: 'Looking.' })).status).toBe(201);
+    await openIncidentTo(`http://127.0.0.1:${env.PORT}`, token, hookUrl, secret);
     await arrival;
 
     // What the terminal does: SIGINT to every process of the foreground group.
@@ -160,7 +176,7 @@ describe('Ctrl-C in a terminal under npm start', () => {
   }, START_WITHIN_MS + STOP_WITHIN_MS + 10_000);
 });
 
-describe('a second signal well after the first', () => {
+describe('a second signal while Herald stops', () => {
   let hooks: WebhookReceiver | undefined;
   afterAll(async () => hooks?.close());
 
@@ -168,30 +184,11 @@ describe('a second signal well after the first', () => {
     const receiver = await startWebhookReceiver();
     onTestFinished(() => receiver.close());
     const secret = newWebhookSecret();
-    const hookUrl = receiver.register('/hooks/slow', secret);
-    let arrived: () => void = () => undefined;
-    const arrival = new Promise<void>((resolve) => (arrived = resolve));
     // Answered after two seconds: the graceful stop waits for it, so Herald is still stopping when the repeat comes.
-    receiver.respond('/hooks/slow', () => {
-      arrived();
-      return new Promise((resolve) => setTimeout(() => resolve(200), 2_000));
-    });
+    const { hookUrl, arrival } = slowly(receiver, '/hooks/slow', secret);
     const token = 'ctrl-c-write-token-5d2c';
-    const herald = spawnHerald(
-      processEnv({
-        HERALD_API_TOKENS: `ops:${token}:write`,
-        REDIS_URL: inject('redisUrl'),
-        HERALD_PREFIX: `ctrlc-${randomUUID().slice(0, 8)}`,
-        PORT: String(await freePort()),
-        HERALD_WEBHOOK_ALLOW_PRIVATE: 'true',
-        HERALD_SHUTDOWN_GRACE_MS: '10000',
-      }),
-    );
-    const url = await herald.listening(START_WITHIN_MS);
-    const call = (method: string, path: string, body: unknown) =>
-      fetch(`${url}${path}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    expect((await call('PUT', '/v1/audiences/blog', { webhooks: [{ url: hookUrl, secret }] })).status).toBe(200);
-    expect((await call('POST', '/v1/incidents', { title: 'API errors', severity: 'major', status: 'investigating', message: 'Looking.' })).status).toBe(201);
+    const herald = spawnHerald(await heraldEnv(token, { HERALD_SHUTDOWN_GRACE_MS: '10000' }));
+    await openIncidentTo(await herald.listening(START_WITHIN_MS), token, hookUrl, secret);
     await arrival;
 
     herald.child.kill('SIGINT');
@@ -213,22 +210,13 @@ describe('a second signal well after the first', () => {
     hooks.hang('/hooks/hanging');
     const token = 'ctrl-c-write-token-3b9e';
     const herald = spawnHerald(
-      processEnv({
-        HERALD_API_TOKENS: `ops:${token}:write`,
-        REDIS_URL: inject('redisUrl'),
-        HERALD_PREFIX: `ctrlc-${randomUUID().slice(0, 8)}`,
-        PORT: String(await freePort()),
-        HERALD_WEBHOOK_ALLOW_PRIVATE: 'true',
+      await heraldEnv(token, {
         // Long enough that only the second signal can end the process within the test.
         HERALD_SHUTDOWN_GRACE_MS: '60000',
         HERALD_HTTP_TIMEOUT_MS: '60000',
       }),
     );
-    const url = await herald.listening(START_WITHIN_MS);
-    const call = (method: string, path: string, body: unknown) =>
-      fetch(`${url}${path}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    expect((await call('PUT', '/v1/audiences/blog', { webhooks: [{ url: hookUrl, secret }] })).status).toBe(200);
-    expect((await call('POST', '/v1/incidents', { title: 'API errors', severity: 'major', status: 'investigating', message: 'Looking.' })).status).toBe(201);
+    await openIncidentTo(await herald.listening(START_WITHIN_MS), token, hookUrl, secret);
     await hooks.waitFor({ path: '/hooks/hanging' }, START_WITHIN_MS);
 
     herald.child.kill('SIGINT');
