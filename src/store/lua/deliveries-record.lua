@@ -48,11 +48,7 @@ local function recordOne(target, value)
       released[#released + 1] = nextToken
     end
   else
-    local lane = redis.call('HGET', lanes, target)
-    if lane then
-      local head, holder, _, rest = laneHead(lane)
-      if head == token and holder == owner then redis.call('HSET', lanes, target, token .. rest) end
-    end
+    releaseLease(lanes, target, token, owner)
   end
   redis.call('HSET', deliveries, target, value)
   if oldState == state then return '0' end

@@ -12,13 +12,6 @@
 local lanes, token, owner = KEYS[1], ARGV[1], ARGV[2]
 local count = 0
 for i = 3, #ARGV do
-  local lane = redis.call('HGET', lanes, ARGV[i])
-  if lane then
-    local head, holder, _, rest = laneHead(lane)
-    if head == token and holder == owner then
-      redis.call('HSET', lanes, ARGV[i], token .. rest)
-      count = count + 1
-    end
-  end
+  if releaseLease(lanes, ARGV[i], token, owner) then count = count + 1 end
 end
 return count

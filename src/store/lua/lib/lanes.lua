@@ -51,6 +51,17 @@ local function popLane(lanes, target, token)
   return ''
 end
 
+-- Gives back the lease `owner` holds on `token`, the head of `target`'s lane;
+-- a lease another job took since is left alone. Returns whether it gave one back.
+local function releaseLease(lanes, target, token, owner)
+  local lane = redis.call('HGET', lanes, target)
+  if not lane then return false end
+  local head, holder, _, rest = laneHead(lane)
+  if head ~= token or holder ~= owner then return false end
+  redis.call('HSET', lanes, target, token .. rest)
+  return true
+end
+
 -- The record `value` with its successor set to `nextToken`.
 local function withNext(value, nextToken)
   local state, rest = string.match(value, '^([qfsd])|[^|]*|(.*)$')
