@@ -35,6 +35,16 @@ export interface DeliveryRecord {
   retryAt: string | null;
 }
 
+/** A delivery's state before any attempt: planned, waiting its turn. */
+export const NOT_ATTEMPTED = {
+  state: 'queued',
+  attempts: 0,
+  providerRef: null,
+  error: null,
+  sentAt: null,
+  retryAt: null,
+} as const satisfies Pick<DeliveryRecord, 'state' | 'attempts' | 'providerRef' | 'error' | 'sentAt' | 'retryAt'>;
+
 /** What the API shows of a delivery: no secrets. */
 export interface Delivery {
   id: string;

@@ -14,7 +14,7 @@ import type { ChannelName } from '../channels/channel.js';
 import { DeliveryError } from '../channels/channel.js';
 import type { Channels } from '../channels/registry.js';
 import { targetFromKey } from '../domain/audience.js';
-import { deliveryId, type DeliveryRecord } from '../domain/delivery.js';
+import { NOT_ATTEMPTED, deliveryId, type DeliveryRecord } from '../domain/delivery.js';
 import type { UnsubscribeTokens } from '../domain/unsubscribe-token.js';
 import type { DeliveryJob } from '../queue/jobs.js';
 import type { Renderer } from '../render/renderer.js';
@@ -67,22 +67,11 @@ export interface DeliveryJobSummary {
   channelPausedUntil?: number;
 }
 
-/** The dead record that stands for one whose stored record cannot be read. */
-function unreadableRecord(job: DeliveryJob, targetKey: string): DeliveryRecord {
-  return {
-    id: deliveryId(job.updateId, job.channel, targetKey),
-    incidentId: job.incidentId,
-    updateId: job.updateId,
-    index: 0,
-    channel: job.channel,
-    target: targetFromKey(job.channel, targetKey),
-    state: 'dead',
-    attempts: 0,
-    providerRef: null,
-    error: 'undecodable delivery record: not a delivery record',
-    sentAt: null,
-    retryAt: null,
-  };
+/** The delivery whose stored record cannot be read, given up: dead, named by its target's key. */
+function unreadableGivenUp(job: DeliveryJob, targetKey: string): Outcome {
+  const { incidentId, updateId, channel } = job;
+  const record: DeliveryRecord = { id: deliveryId(updateId, channel, targetKey), incidentId, updateId, channel, index: 0, target: targetFromKey(channel, targetKey), ...NOT_ATTEMPTED };
+  return givenUp(record, 'undecodable delivery record: not a delivery record');
 }
 
 /** Outcomes that arrive within this long of the first unwritten one are written together. */
@@ -172,7 +161,7 @@ export class Deliverer {
     let skipped = 0;
     for (const claim of claimed) {
       if (claim.status === CLAIM_STATUS.undecodable) {
-        unreadable.push({ record: unreadableRecord(job, claim.targetKey) });
+        unreadable.push(unreadableGivenUp(job, claim.targetKey));
         continue;
       }
       if (claim.status === CLAIM_STATUS.mine) {
@@ -245,7 +234,7 @@ export class Deliverer {
     const previous = new Map<string, DeliveryRecord['state']>();
     for (const claim of claimed) {
       if (claim.status === CLAIM_STATUS.undecodable) {
-        dead.push({ record: unreadableRecord(job, claim.targetKey) });
+        dead.push(unreadableGivenUp(job, claim.targetKey));
       } else if (claim.status === CLAIM_STATUS.mine || claim.status === CLAIM_STATUS.waiting) {
         previous.set(claim.targetKey, claim.record.state);
         dead.push(givenUp(claim.record, error));

@@ -50,8 +50,11 @@ export interface DeliveryPlace {
   channel: ChannelName;
 }
 
+/** What a stored value holds; the rest of a record is where it is stored (see {@link DeliveryPlace}) and its derived id. */
+export type StoredFields = Omit<DeliveryRecord, 'id' | keyof DeliveryPlace>;
+
 /** A record as stored, with no successor yet (the scripts set it when they pop it). */
-export function encodeDelivery(record: DeliveryRecord): string {
+export function encodeDelivery(record: StoredFields): string {
   const details: Details = { i: record.index };
   if (record.attempts > 0) details.a = record.attempts;
   if (record.providerRef !== null) details.r = record.providerRef;

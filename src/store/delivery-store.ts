@@ -13,7 +13,7 @@
 import type { Redis } from 'ioredis';
 import { CHANNEL_NAMES, type ChannelName } from '../channels/channel.js';
 import type { RecordedTarget } from '../domain/audience.js';
-import { DELIVERY_STATES, isFinal, type DeliveryRecord, type DeliveryState } from '../domain/delivery.js';
+import { DELIVERY_STATES, NOT_ATTEMPTED, isFinal, type DeliveryRecord, type DeliveryState } from '../domain/delivery.js';
 import { decodeDelivery, encodeDelivery, type DeliveryPlace } from './delivery-record.js';
 import type { Keys } from './keys.js';
 import { RedisScript } from './redis-script.js';
@@ -135,23 +135,7 @@ export class DeliveryStore {
     if (planned.length === 0) return [];
     const { incidentId, updateId, channel } = place;
     const args: string[] = [updateId, channel];
-    for (const { target, index } of planned) {
-      const record: DeliveryRecord = {
-        id: '',
-        incidentId,
-        updateId,
-        index,
-        channel,
-        target,
-        state: 'queued',
-        attempts: 0,
-        providerRef: null,
-        error: null,
-        sentAt: null,
-        retryAt: null,
-      };
-      args.push(target.key, encodeDelivery(record));
-    }
+    for (const { target, index } of planned) args.push(target.key, encodeDelivery({ ...NOT_ATTEMPTED, index, target }));
     const keys = [this.keys.deliveries(incidentId, updateId, channel), this.keys.lanes(incidentId, channel), this.keys.totals(incidentId, updateId)];
     return (await ENQUEUE.run(this.redis, keys, args)) as string[];
   }

@@ -41,7 +41,7 @@ describe('a stored delivery', () => {
   });
 
   it('keeps no more than the key says for a webhook: about a dozen bytes when queued', () => {
-    const stored = encodeDelivery({ ...emailRecord(), channel: 'webhook', target: { channel: 'webhook', key: 'https://a.example/h', url: 'https://a.example/h' } });
+    const stored = encodeDelivery({ ...emailRecord(), target: { channel: 'webhook', key: 'https://a.example/h', url: 'https://a.example/h' } });
     expect(stored).toBe('q||{"i":7}');
   });
 
