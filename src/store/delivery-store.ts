@@ -243,8 +243,12 @@ export class DeliveryStore {
    * each, not two. A process that crashes loses at most that second's counts.
    */
   private count(records: readonly DeliveryRecord[]): void {
-    for (const { channel, state } of records) this.unsavedCounts.set(`${channel}:${state}`, (this.unsavedCounts.get(`${channel}:${state}`) ?? 0) + 1);
-    if (this.unsavedCounts.size > 0 && this.countsTimer === undefined) {
+    for (const { channel, state } of records) this.addCount(`${channel}:${state}`, 1);
+  }
+
+  private addCount(field: string, n: number): void {
+    this.unsavedCounts.set(field, (this.unsavedCounts.get(field) ?? 0) + n);
+    if (this.countsTimer === undefined) {
       this.countsTimer = setTimeout(() => void this.flushCounts().catch(() => {}), COUNTS_WRITTEN_EVERY_MS);
       this.countsTimer.unref();
     }
@@ -262,8 +266,7 @@ export class DeliveryStore {
     const results = await pipeline.exec().catch((error: unknown) => [[error, null]] as const);
     if ((results ?? []).some(([error]) => error)) {
       // Redis is away: kept for the next try.
-      for (const [field, n] of counts) this.unsavedCounts.set(field, (this.unsavedCounts.get(field) ?? 0) + n);
-      this.count([]);
+      for (const [field, n] of counts) this.addCount(field, n);
       throw new Error('could not write the delivery counters; kept for the next try');
     }
   }
