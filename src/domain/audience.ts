@@ -47,13 +47,6 @@ export type ChannelTarget<C extends DeliveryTarget['channel']> = Extract<Deliver
  */
 export type RecordedTarget = Exclude<DeliveryTarget, { channel: 'webhook' }> | Omit<ChannelTarget<'webhook'>, 'secret'>;
 
-/** A target as a delivery record keeps it. */
-export function recordedTarget(target: DeliveryTarget): RecordedTarget {
-  if (target.channel !== 'webhook') return target;
-  const { secret: _secret, ...kept } = target;
-  return kept;
-}
-
 /**
  * The target a lane's key names, for a delivery whose own record can no
  * longer be read: enough to describe it and to pop it off its lane.

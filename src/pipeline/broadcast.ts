@@ -6,7 +6,7 @@
  */
 import type { Logger } from 'pino';
 import type { ChannelName } from '../channels/channel.js';
-import { recordedTarget, resolveTargetsInSteps, type DeliveryTarget } from '../domain/audience.js';
+import { resolveTargetsInSteps, type DeliveryTarget } from '../domain/audience.js';
 import { deliveryRecordsExpireAt } from '../domain/delivery.js';
 import type { BroadcastJob } from '../queue/jobs.js';
 import { BATCH_SIZE } from '../queue/jobs.js';
@@ -94,7 +94,8 @@ export class Broadcaster {
     const targets = await planTargets(audiences, incident.audiences, enabledChannels);
     const byChannel = new Map<ChannelName, PlannedDelivery[]>();
     targets.forEach((target, index) => {
-      const planned = { target: recordedTarget(target), index };
+      // The target as planned; its stored record keeps only what its key does not say (never a secret).
+      const planned = { target, index };
       const list = byChannel.get(target.channel);
       if (list === undefined) byChannel.set(target.channel, [planned]);
       else list.push(planned);
