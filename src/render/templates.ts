@@ -23,6 +23,7 @@ import {
   type MaintenanceStatus,
   type UpdateKind,
 } from '../domain/incident.js';
+import { packageRoot } from '../package-root.js';
 import { ESCAPE_TEXT, type Escaping } from './escape.js';
 import { createHelpers } from './helpers.js';
 import type { RenderContext, RenderedByChannel } from './types.js';
@@ -178,13 +179,9 @@ export type PrecompiledTemplates = Readonly<
  * runs from `src/` (tests) or from `dist/src/` (compiled).
  */
 export function builtinTemplatesDir(from: string | URL = import.meta.url): string {
-  const start = path.dirname(fileURLToPath(from));
-  for (let dir = start; ; dir = path.dirname(dir)) {
-    if (existsSync(path.join(dir, 'package.json'))) return path.join(dir, 'templates');
-    if (path.dirname(dir) === dir) {
-      throw new TemplateError(`cannot find the built-in templates: no package.json above ${start}`);
-    }
-  }
+  const root = packageRoot(from);
+  if (root === undefined) throw new TemplateError(`cannot find the built-in templates: no package.json above ${path.dirname(fileURLToPath(from))}`);
+  return path.join(root, 'templates');
 }
 
 /** Reads, checks and compiles every template of `kinds`; throws {@link TemplateError} on the first problem. */

@@ -10,10 +10,11 @@
  * (`src/store/lua/lib/<library>.lua`) are put before it, so that helpers
  * shared by several scripts are written once.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Redis } from 'ioredis';
+import { packageRoot } from '../package-root.js';
 
 type Arg = string | number | Buffer;
 type Command = (numberOfKeys: number, ...keysAndArgs: Arg[]) => Promise<unknown>;
@@ -24,11 +25,9 @@ type Command = (numberOfKeys: number, ...keysAndArgs: Arg[]) => Promise<unknown>
  * `dist/src/` (compiled).
  */
 export function luaDir(from: string | URL = import.meta.url): string {
-  const start = path.dirname(fileURLToPath(from));
-  for (let dir = start; ; dir = path.dirname(dir)) {
-    if (existsSync(path.join(dir, 'package.json'))) return path.join(dir, 'src', 'store', 'lua');
-    if (path.dirname(dir) === dir) throw new Error(`cannot find Herald's Lua scripts: no package.json above ${start}`);
-  }
+  const root = packageRoot(from);
+  if (root === undefined) throw new Error(`cannot find Herald's Lua scripts: no package.json above ${path.dirname(fileURLToPath(from))}`);
+  return path.join(root, 'src', 'store', 'lua');
 }
 
 /** A script's source with the libraries it names in `-- uses:` lines put before it. */
