@@ -4,7 +4,7 @@
  * deliveries another job held. Job ids make each one once: BullMQ ignores an
  * add whose id it still remembers.
  */
-import type { DeliveryRecord } from '../domain/delivery.js';
+import { isFinal, type DeliveryRecord } from '../domain/delivery.js';
 import type { DeliveryJob } from '../queue/jobs.js';
 import type { Released } from '../store/delivery-store.js';
 import type { ScheduledDelivery } from './deliver.js';
@@ -31,7 +31,7 @@ export function successorJobs(job: DeliveryJob, released: readonly Released[]): 
 export function retryJobs(job: DeliveryJob, records: readonly DeliveryRecord[], nowMs: number): ScheduledDelivery[] {
   const bySecond = new Map<number, string[]>();
   for (const record of records) {
-    if (record.state === 'sent' || record.state === 'dead' || record.retryAt === null) continue;
+    if (isFinal(record.state) || record.retryAt === null) continue;
     const second = Math.ceil(Date.parse(record.retryAt) / 1000);
     const group = bySecond.get(second);
     if (group === undefined) bySecond.set(second, [record.target.key]);
