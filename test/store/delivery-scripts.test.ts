@@ -181,6 +181,29 @@ describe('delivery scripts', () => {
     });
   });
 
+  describe('batches larger than one Redis call takes', () => {
+    // The scripts read and write a batch's fields with one HMGET/HSET/HDEL per
+    // 1,000 fields; a longer batch must come out the same as a short one.
+    const many = Array.from({ length: 5_000 }, (_, i) => `https://hook.example/${i}`);
+
+    it('enqueue, claim, record and release work every target of a 5,000-target batch', async () => {
+      await enqueue('upd_1', many.slice(0, 10));
+      expect(await enqueue('upd_2', many)).toEqual(many.slice(10));
+      expect(await redis.hlen(deliveries('upd_2'))).toBe(5_000);
+      const claimed = await claim('upd_2', 'job-1', many);
+      expect(claimed.filter((v, i) => i % 2 === 0 && v === 3)).toHaveLength(4_990);
+      expect(claimed.filter((v, i) => i % 2 === 0 && v === 2)).toHaveLength(10);
+      expect(await RELEASE.run(redis, [lanes()], ['upd_2', 'job-1', ...many])).toBe(4_990);
+      await claim('upd_2', 'job-2', many);
+      const threads = many.map((t): [string, string] => [`webhook|${t}`, '{}']);
+      const [changed] = await record('upd_2', 'job-2', many.slice(10).map((t) => [t, 's||{"i":0}']), threads);
+      expect(changed).toBe('1'.repeat(4_990));
+      expect(await redis.hlen(keys.threads(INCIDENT))).toBe(5_000);
+      expect(await redis.hlen(lanes())).toBe(10);
+      expect(await redis.hgetall(totals('upd_2'))).toEqual({ 'webhook:queued': '10', 'webhook:sent': '4990' });
+    });
+  });
+
   describe('threads-add-commander-message', () => {
     it('adds each Message-ID once and keeps the first and the most recent', async () => {
       const add = (id: string) => ADD_TO_COMMANDER_THREAD.run(redis, [keys.threads(INCIDENT)], ['commander|c@x', id, 3]);

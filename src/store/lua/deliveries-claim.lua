@@ -12,40 +12,49 @@
 -- ARGV[1]  the update id (the deliveries' token in their lanes)
 -- ARGV[2]  owner: the job taking the leases
 -- ARGV[3]  lease length, ms
--- ARGV[4…] target keys
+-- ARGV[4…] target keys, each named once
 -- Returns: per target key, (status, record or ''): status 0 no such
 --   delivery, 1 final, 2 waiting (not its turn), 3 mine (leased to owner),
 --   4 held by another live job, 5 the record cannot be read. A final
 --   record's successor field names the update its lane released.
 
-local deliveries, lanes = KEYS[1], KEYS[2]
 local token, owner, leaseMs = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local targets = arrayFrom(ARGV, 4)
+local records = readFields(KEYS[1], targets)
+local laneValues = readFields(KEYS[2], targets)
+local recordWrites, laneWrites = newWrites(), newWrites()
+local lease = '|' .. owner .. '|' .. (now + leaseMs)
 local out = {}
-for i = 4, #ARGV do
-  local target = ARGV[i]
-  local value = redis.call('HGET', deliveries, target)
+for i, target in ipairs(targets) do
+  local value = records[i]
   local status = 0
   if value then
-    local state = recordState(value)
+    local state, bar = recordState(value)
+    local lane = laneValues[i]
     if not state then
       status = 5
+    elseif lane == token and not isFinal(state) then
+      -- The common lane: this update alone, no lease.
+      status = 3
+      setField(laneWrites, target, token .. lease)
     else
-      local lane = redis.call('HGET', lanes, target)
       local head, holder, untilMs, rest
       if lane then head, holder, untilMs, rest = laneHead(lane) end
       if isFinal(state) then
         status = 1
         if head == token then
-          value = withNext(value, popLane(lanes, target, token))
-          redis.call('HSET', deliveries, target, value)
+          local left, nextToken = popLane(lane, token)
+          if left then setField(laneWrites, target, left) else deleteField(laneWrites, target) end
+          value = withNext(value, bar, nextToken)
+          setField(recordWrites, target, value)
         end
       elseif head ~= token then
         status = 2
       elseif holder == nil or holder == owner or untilMs <= now then
         status = 3
-        redis.call('HSET', lanes, target, token .. '|' .. owner .. '|' .. (now + leaseMs) .. rest)
+        setField(laneWrites, target, token .. lease .. rest)
       else
         status = 4
       end
@@ -54,4 +63,6 @@ for i = 4, #ARGV do
   out[#out + 1] = status
   out[#out + 1] = value or ''
 end
+writeFields(KEYS[1], recordWrites)
+writeFields(KEYS[2], laneWrites)
 return out

@@ -10,26 +10,33 @@
 -- KEYS[3]  totals     — hash (update): "channel:state" -> count of deliveries in that state
 -- ARGV[1]  the update id (the deliveries' token in their lanes)
 -- ARGV[2]  the channel (names the totals' fields)
--- ARGV[3…] (target key, record) pairs; each record is in state q
+-- ARGV[3…] (target key, record) pairs, each target named once; each record is in state q
 -- Returns: the target keys whose delivery heads its lane, to be sent now.
 
-local deliveries, lanes, totals = KEYS[1], KEYS[2], KEYS[3]
 local token, channel = ARGV[1], ARGV[2]
+local targets = {}
+for i = 3, #ARGV, 2 do targets[#targets + 1] = ARGV[i] end
+local records = readFields(KEYS[1], targets)
+local lanes = readFields(KEYS[2], targets)
+local recordWrites, laneWrites = newWrites(), newWrites()
 local ready = {}
 local created = 0
-for i = 3, #ARGV, 2 do
-  local target = ARGV[i]
-  if redis.call('HSETNX', deliveries, target, ARGV[i + 1]) == 1 then
+for i, target in ipairs(targets) do
+  local lane = lanes[i]
+  if not records[i] then
+    setField(recordWrites, target, ARGV[2 * i + 2])
     created = created + 1
-    if redis.call('HSETNX', lanes, target, token) == 1 then
-      ready[#ready + 1] = target
+    if lane then
+      setField(laneWrites, target, lane .. ' ' .. token)
     else
-      redis.call('HSET', lanes, target, redis.call('HGET', lanes, target) .. ' ' .. token)
+      setField(laneWrites, target, token)
+      ready[#ready + 1] = target
     end
-  else
-    local lane = redis.call('HGET', lanes, target)
-    if lane and laneHead(lane) == token then ready[#ready + 1] = target end
+  elseif lane and (lane == token or laneHead(lane) == token) then
+    ready[#ready + 1] = target
   end
 end
-if created > 0 then redis.call('HINCRBY', totals, channel .. ':queued', created) end
+writeFields(KEYS[1], recordWrites)
+writeFields(KEYS[2], laneWrites)
+if created > 0 then redis.call('HINCRBY', KEYS[3], channel .. ':queued', created) end
 return ready

@@ -15,54 +15,64 @@
 -- ARGV[2]  owner: the job whose leases are given back
 -- ARGV[3]  the channel (names the totals' fields)
 -- ARGV[4]  n, the number of thread states, then n (field, JSON) pairs
--- then     (target key, record) pairs: each record's successor field is ''
+-- then     (target key, record) pairs, each target named once: each record's successor field is ''
 -- Returns: { changed, target key, released update id, … }: changed has one
 --   letter per record, '1' where its state changed ('0' for a re-run, or for
 --   a record no longer there — removed at the end of its incident's
 --   retention, it is not written back), then a pair per lane that released a
 --   successor.
 
-local threads, deliveries, totals, lanes = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local token, owner, channel = ARGV[1], ARGV[2], ARGV[3]
 local n = tonumber(ARGV[4])
-for j = 1, n do
-  redis.call('HSET', threads, ARGV[3 + 2 * j], ARGV[4 + 2 * j])
+if n > 0 then
+  local threads = newWrites()
+  for j = 1, n do setField(threads, ARGV[3 + 2 * j], ARGV[4 + 2 * j]) end
+  writeFields(KEYS[1], threads)
 end
+local first = 5 + 2 * n
+local targets = {}
+for i = first, #ARGV, 2 do targets[#targets + 1] = ARGV[i] end
+local olds = readFields(KEYS[2], targets)
+local lanes = readFields(KEYS[4], targets)
+local recordWrites, laneWrites = newWrites(), newWrites()
 local changed, released, deltas = {}, {}, {}
 
--- Writes one outcome; returns '1' if the delivery's state changed.
-local function recordOne(target, value)
-  local old = redis.call('HGET', deliveries, target)
+-- Writes the outcome for the i-th target; returns '1' if its state changed.
+local function recordOne(i, target, value)
+  local old = olds[i]
   -- Removed (its incident's retention ended) or never planned: not written back.
   if not old then return '0' end
-  local state = recordState(value)
+  local state, bar = recordState(value)
   -- One that cannot be read was counted as queued when it was planned.
-  local oldState, oldNext = recordState(old)
-  oldState = oldState or 'q'
+  local oldState, oldBar = recordState(old)
   if isFinal(state) then
-    local nextToken = popLane(lanes, target, token)
-    if nextToken == '' and isFinal(oldState) then nextToken = oldNext end
-    value = withNext(value, nextToken)
+    local left, nextToken = popLane(lanes[i], token)
+    if left then setField(laneWrites, target, left) elseif left == false then deleteField(laneWrites, target) end
+    if nextToken == '' and isFinal(oldState) then nextToken = recordNext(old, oldBar) end
+    value = withNext(value, bar, nextToken)
     if nextToken ~= '' then
       released[#released + 1] = target
       released[#released + 1] = nextToken
     end
   else
-    releaseLease(lanes, target, token, owner)
+    local lane = releasedLane(lanes[i], token, owner)
+    if lane then setField(laneWrites, target, lane) end
   end
-  redis.call('HSET', deliveries, target, value)
+  setField(recordWrites, target, value)
+  oldState = oldState or 'q'
   if oldState == state then return '0' end
-  local from, to = channel .. ':' .. STATE_NAMES[oldState], channel .. ':' .. STATE_NAMES[state]
-  deltas[from] = (deltas[from] or 0) - 1
-  deltas[to] = (deltas[to] or 0) + 1
+  deltas[oldState] = (deltas[oldState] or 0) - 1
+  deltas[state] = (deltas[state] or 0) + 1
   return '1'
 end
 
-for i = 5 + 2 * n, #ARGV, 2 do
-  changed[#changed + 1] = recordOne(ARGV[i], ARGV[i + 1])
+for i, target in ipairs(targets) do
+  changed[i] = recordOne(i, target, ARGV[first + 2 * i - 1])
 end
-for field, delta in pairs(deltas) do
-  if delta ~= 0 then redis.call('HINCRBY', totals, field, delta) end
+writeFields(KEYS[2], recordWrites)
+writeFields(KEYS[4], laneWrites)
+for state, delta in pairs(deltas) do
+  if delta ~= 0 then redis.call('HINCRBY', KEYS[3], channel .. ':' .. STATE_NAMES[state], delta) end
 end
 local out = { table.concat(changed) }
 for _, v in ipairs(released) do out[#out + 1] = v end

@@ -6,12 +6,20 @@
 -- KEYS[1]  lanes — hash (incident, channel): target key -> lane
 -- ARGV[1]  the update id (the deliveries' token in their lanes)
 -- ARGV[2]  owner: the job giving its leases back
--- ARGV[3…] target keys
+-- ARGV[3…] target keys, each named once
 -- Returns: how many leases were given back.
 
-local lanes, token, owner = KEYS[1], ARGV[1], ARGV[2]
+local token, owner = ARGV[1], ARGV[2]
+local targets = arrayFrom(ARGV, 3)
+local lanes = readFields(KEYS[1], targets)
+local writes = newWrites()
 local count = 0
-for i = 3, #ARGV do
-  if releaseLease(lanes, ARGV[i], token, owner) then count = count + 1 end
+for i, target in ipairs(targets) do
+  local lane = releasedLane(lanes[i], token, owner)
+  if lane then
+    setField(writes, target, lane)
+    count = count + 1
+  end
 end
+writeFields(KEYS[1], writes)
 return count

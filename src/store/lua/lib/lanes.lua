@@ -10,21 +10,98 @@
 -- value) is `<state>|<next>|<details>`: state one letter (q queued, f failed,
 -- s sent, d dead), next the update id its lane released when it was popped
 -- ('' for none), details JSON that only Herald's code reads.
+--
+-- The scripts work a whole batch of targets (distinct target keys) with a
+-- few Redis calls: one HMGET per hash reads what they need, Lua decides, and
+-- one HSET and one HDEL per hash write what changed (see `Writes`). This
+-- work runs once per delivery and step, so it is written for Redis's CPU:
+-- plain `string.find` and `string.byte` rather than patterns, and the
+-- common lane — one update, no lease — is recognised by comparing strings.
 
--- The head token of a lane, its lease (owner, until ms; nil without one) and
--- the rest of the lane (the waiting tokens, each after a space).
-local function laneHead(lane)
-  local head, rest = string.match(lane, '^(%S+)(.*)$')
-  local token, owner, untilMs = string.match(head, '^([^|]+)|([^|]*)|(%d+)$')
-  if token then return token, owner, tonumber(untilMs), rest end
-  return head, nil, nil, rest
+local find, sub, byte = string.find, string.sub, string.byte
+
+-- Lua's stack bounds how many values `unpack` may spread into one call:
+-- longer batches are read and written this many fields a call.
+local FIELDS_PER_CALL = 1000
+
+-- Fields `names` (an array) of hash `key`, in one call per
+-- FIELDS_PER_CALL: an array of values, false where a field does not exist.
+local function readFields(key, names)
+  if #names <= FIELDS_PER_CALL then
+    if #names == 0 then return {} end
+    return redis.call('HMGET', key, unpack(names))
+  end
+  local values = {}
+  for from = 1, #names, FIELDS_PER_CALL do
+    local part = redis.call('HMGET', key, unpack(names, from, math.min(from + FIELDS_PER_CALL - 1, #names)))
+    for _, value in ipairs(part) do values[#values + 1] = value end
+  end
+  return values
 end
 
--- A record's state letter and its recorded successor; nil when the value is
--- not a record.
+-- The elements of `array` from `first` on, as an array.
+local function arrayFrom(array, first)
+  local out = {}
+  for i = first, #array do out[#out + 1] = array[i] end
+  return out
+end
+
+-- Changes to one hash, written at the end: one HSET and one HDEL per
+-- FIELDS_PER_CALL fields.
+local function newWrites()
+  return { sets = {}, dels = {} }
+end
+
+local function setField(writes, name, value)
+  local sets = writes.sets
+  sets[#sets + 1] = name
+  sets[#sets + 1] = value
+end
+
+local function deleteField(writes, name)
+  writes.dels[#writes.dels + 1] = name
+end
+
+local function callInParts(command, key, args, perCall)
+  for from = 1, #args, perCall do
+    redis.call(command, key, unpack(args, from, math.min(from + perCall - 1, #args)))
+  end
+end
+
+local function writeFields(key, writes)
+  callInParts('HSET', key, writes.sets, 2 * FIELDS_PER_CALL)
+  callInParts('HDEL', key, writes.dels, FIELDS_PER_CALL)
+end
+
+-- The head token of a lane, its lease (owner, until ms; nil without one) and
+-- the rest of the lane (the waiting tokens, each after a space; '' for none).
+local function laneHead(lane)
+  local head, rest = lane, ''
+  local space = find(lane, ' ', 1, true)
+  if space then head, rest = sub(lane, 1, space - 1), sub(lane, space) end
+  local bar = find(head, '|', 1, true)
+  if not bar then return head, nil, nil, rest end
+  local bar2 = find(head, '|', bar + 1, true)
+  return sub(head, 1, bar - 1), sub(head, bar + 1, bar2 - 1), tonumber(sub(head, bar2 + 1)), rest
+end
+
+-- The state letters' bytes.
+local QUEUED, FAILED, SENT, DEAD = byte('q'), byte('f'), byte('s'), byte('d')
+local STATE_OF = { [QUEUED] = 'q', [FAILED] = 'f', [SENT] = 's', [DEAD] = 'd' }
+
+-- A record's state letter and the position of the bar that ends its
+-- successor; nil when the value is not a record.
 local function recordState(value)
-  local state, nextToken = string.match(value, '^([qfsd])|([^|]*)|')
-  return state, nextToken
+  local state = STATE_OF[byte(value, 1)]
+  if not state or byte(value, 2) ~= 124 then return nil end
+  local bar = find(value, '|', 3, true)
+  if not bar then return nil end
+  return state, bar
+end
+
+-- The successor a record names ('' for none); `bar` from recordState.
+local function recordNext(value, bar)
+  return sub(value, 3, bar - 1)
 end
 
 -- The name of a state letter, as the totals' fields spell it.
@@ -34,36 +111,34 @@ local function isFinal(state)
   return state == 's' or state == 'd'
 end
 
--- Pops `token` off the head of `target`'s lane; returns the token released
--- to be sent next ('' when none). A lane whose head is another token is left
--- alone (the delivery was popped before, or never reached the head).
-local function popLane(lanes, target, token)
-  local lane = redis.call('HGET', lanes, target)
-  if not lane then return '' end
+-- Pops `token` off the head of a lane (its value `lane`, false for none):
+-- returns the lane left (false when empty, nil when unchanged: its head is
+-- another token, the delivery was popped before or never reached the head)
+-- and the token released to be sent next ('' when none).
+local function popLane(lane, token)
+  if not lane then return nil, '' end
+  if lane == token then return false, '' end
   local head, _, _, rest = laneHead(lane)
-  if head ~= token then return '' end
-  local nextToken = string.match(rest, '^%s*(%S+)')
-  if nextToken then
-    redis.call('HSET', lanes, target, string.sub(rest, 2))
-    return nextToken
-  end
-  redis.call('HDEL', lanes, target)
-  return ''
+  if head ~= token then return nil, '' end
+  if rest == '' then return false, '' end
+  local left = sub(rest, 2)
+  local space = find(left, ' ', 1, true)
+  return left, space and sub(left, 1, space - 1) or left
 end
 
--- Gives back the lease `owner` holds on `token`, the head of `target`'s lane;
--- a lease another job took since is left alone. Returns whether it gave one back.
-local function releaseLease(lanes, target, token, owner)
-  local lane = redis.call('HGET', lanes, target)
-  if not lane then return false end
+-- The lane with the lease `owner` holds on `token` (its head) given back;
+-- nil when it holds none there (a lease another job took since is left
+-- alone).
+local function releasedLane(lane, token, owner)
+  if not lane or lane == token then return nil end
   local head, holder, _, rest = laneHead(lane)
-  if head ~= token or holder ~= owner then return false end
-  redis.call('HSET', lanes, target, token .. rest)
-  return true
+  if head ~= token or holder ~= owner then return nil end
+  return token .. rest
 end
 
--- The record `value` with its successor set to `nextToken`.
-local function withNext(value, nextToken)
-  local state, rest = string.match(value, '^([qfsd])|[^|]*|(.*)$')
-  return state .. '|' .. nextToken .. '|' .. rest
+-- The record `value` (its successor's end at `bar`) with its successor set
+-- to `nextToken`.
+local function withNext(value, bar, nextToken)
+  if bar == 3 and nextToken == '' then return value end
+  return sub(value, 1, 2) .. nextToken .. sub(value, bar)
 end
