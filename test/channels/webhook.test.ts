@@ -1,5 +1,6 @@
 import { lookup as dnsLookup } from 'node:dns';
-import { createServer, type Server } from 'node:net';
+import { createServer as createHttpServer } from 'node:http';
+import { createServer, type AddressInfo, type Server } from 'node:net';
 import type { LookupFunction } from 'node:net';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -296,6 +297,32 @@ describe('WebhookChannel — what each answer means', () => {
     expect(error.message).toMatch(/…$/);
     expect(error.message.length).toBeLessThan(300);
   });
+
+  it('bounds the whole delivery: an error body that trickles on forever is cut off at the deadline', async () => {
+    // Each chunk comes well within the body timeout; only the whole-delivery deadline ends it.
+    const trickler = createHttpServer((_req, res) => {
+      res.writeHead(400, { 'content-type': 'text/plain' });
+      res.write('bad request');
+      const timer = setInterval(() => res.write('.'), 50);
+      res.on('close', () => clearInterval(timer));
+    });
+    await new Promise<void>((resolve) => trickler.listen(0, '127.0.0.1', resolve));
+    try {
+      channel = new WebhookChannel({ allowPrivate: true, timeoutMs: 400 });
+      const { port } = trickler.address() as AddressInfo;
+      const started = Date.now();
+
+      const error = await rejectionOf(channel.send(webhookTarget(`http://127.0.0.1:${port}/hooks/slow`), { id: 'd', body: '{}' }));
+
+      expect(error).toBeInstanceOf(PermanentDeliveryError);
+      expect(error.code).toBe('http_400');
+      expect(error.message).toMatch(/400: bad request/);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(390);
+    } finally {
+      trickler.closeAllConnections();
+      await new Promise((resolve) => trickler.close(resolve));
+    }
+  }, 20_000);
 
   it('a receiver that is not listening is transient', async () => {
     channel = new WebhookChannel({ allowPrivate: true });
