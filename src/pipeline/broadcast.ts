@@ -92,13 +92,14 @@ export class Broadcaster {
       throw new PredecessorPendingError(incidentId, update.seq);
     }
     const targets = await planTargets(audiences, incident.audiences, enabledChannels);
-    const byChannel = new Map<ChannelName, PlannedDelivery[]>();
+    // Each channel's targets by their place in the fan-out. A chunk's planned
+    // deliveries are made as it is enqueued and dropped after: not 100,000
+    // of them held for the whole fan-out of a large audience.
+    const byChannel = new Map<ChannelName, number[]>();
     targets.forEach((target, index) => {
-      // The target as planned; its stored record keeps only what its key does not say (never a secret).
-      const planned = { target, index };
       const list = byChannel.get(target.channel);
-      if (list === undefined) byChannel.set(target.channel, [planned]);
-      else list.push(planned);
+      if (list === undefined) byChannel.set(target.channel, [index]);
+      else list.push(index);
     });
 
     // Channels take turns, chunk by chunk, and each starts with a small chunk:
@@ -109,8 +110,14 @@ export class Broadcaster {
       for (const cursor of cursors) {
         if (cursor.at >= cursor.planned.length) continue;
         const { channel, chunk } = cursor;
-        const slice = cursor.planned.slice(cursor.at, cursor.at + (chunk === 0 ? FIRST_CHUNK_SIZE : CHUNK_SIZE));
-        cursor.at += slice.length;
+        const end = Math.min(cursor.planned.length, cursor.at + (chunk === 0 ? FIRST_CHUNK_SIZE : CHUNK_SIZE));
+        // The target as planned; its stored record keeps only what its key does not say (never a secret).
+        const slice: PlannedDelivery[] = [];
+        for (let i = cursor.at; i < end; i++) {
+          const index = cursor.planned[i]!;
+          slice.push({ target: targets[index]!, index });
+        }
+        cursor.at = end;
         cursor.chunk++;
         const ready = await deliveries.enqueue({ incidentId, updateId, channel }, slice);
         const jobs: ScheduledDelivery[] = [];
