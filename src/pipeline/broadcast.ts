@@ -7,7 +7,7 @@
 import type { Logger } from 'pino';
 import type { ChannelName } from '../channels/channel.js';
 import { resolveTargetsInSteps, type DeliveryTarget } from '../domain/audience.js';
-import { deliveryRecordsExpireAt } from '../domain/delivery.js';
+import { deliveryRecordsExpireAt, endsConversation } from '../domain/delivery.js';
 import type { BroadcastJob } from '../queue/jobs.js';
 import { BATCH_SIZE } from '../queue/jobs.js';
 import { inTurns } from '../event-loop.js';
@@ -152,8 +152,25 @@ export class Broadcaster {
     const { incidentId, updateId } = job;
     const seq = await incidents.seqOf(incidentId, updateId);
     const nextUpdateId = seq === undefined ? undefined : await incidents.markFannedOut(incidentId, seq);
+    // Given up or not, the end of the conversation starts its retention: otherwise its records would be kept for good.
+    const expiresAt = await this.recordsExpireAt(incidentId);
+    if (expiresAt !== undefined) await this.deps.deliveries.expireAt(incidentId, expiresAt);
     await incidents.markBroadcastDone(incidentId, updateId);
     logger.error({ incidentId, updateId, seq, err: reason }, 'gave up broadcasting an update; the incident\'s later updates go on without it');
     return nextUpdateId === undefined ? {} : { nextUpdateId };
+  }
+
+  /**
+   * When an ended conversation's delivery records go, read from what is
+   * stored: after its last readable ending update, or, when that update
+   * itself cannot be read, after the conversation was last changed.
+   */
+  private async recordsExpireAt(incidentId: string): Promise<number | undefined> {
+    const conversation = await this.deps.incidents.getConversation(incidentId);
+    if (conversation === null) return undefined;
+    const { retentionSeconds } = this.deps;
+    const fromUpdates = deliveryRecordsExpireAt(conversation.updates, retentionSeconds);
+    if (fromUpdates !== undefined || !endsConversation(conversation.status)) return fromUpdates;
+    return Date.parse(conversation.updatedAt) + retentionSeconds * 1000;
   }
 }

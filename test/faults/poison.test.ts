@@ -236,4 +236,36 @@ describe('given an update record Herald cannot decode, between an opening and a 
   it('garbage naming no update: the incident goes on without it at once, and the commander is alerted after a few tries', async () => {
     await poisonSecondUpdate('garbage', () => '\u0000 not an update');
   }, 60_000);
+
+  it('a resolution whose broadcast is given up still starts the incident’s retention: its records are not kept for good', async () => {
+    const name = 'lastword';
+    const [target] = webhookTargets(stack.hooks, name, 1) as [{ path: string; url: string; secret: string }];
+    expect((await stack.api('PUT', `/v1/audiences/${name}`, { webhooks: [{ url: target.url, secret: target.secret }] })).statusCode).toBe(200);
+    const opened = created(
+      await stack.api('POST', '/v1/incidents', {
+        title: 'Uploads fail',
+        severity: 'minor',
+        message: 'Uploads fail for some users.',
+        audiences: [name],
+        commander: COMMANDER,
+      }),
+    );
+    const incidentId = opened.incident.id;
+    const resolved = created(await stack.api('POST', `/v1/incidents/${incidentId}/resolve`, { message: 'Uploads work again.' }));
+    const updatesKey = `${stack.config.prefix}:incident:${incidentId}:updates`;
+    const stored = await redis.lindex(updatesKey, 1);
+    expect(stored).toContain(resolved.update.id);
+    // Cut short: it still names its id, so its broadcast is tried, fails and is given up.
+    await redis.lset(updatesKey, 1, stored!.slice(0, stored!.indexOf(resolved.update.id) + resolved.update.id.length + 10));
+
+    workers = await startHerald({ config: stack.config, roles: new Set(['workers']), logger: createLogger(stack.config.logLevel) });
+
+    await stack.hooks.waitFor({ path: target.path, count: 1 }, WAIT_MS);
+    const retentionKey = keysFor(stack.config.prefix).deliveryRetention;
+    const expiresAt = await eventually(async () => (await redis.zscore(retentionKey, incidentId)) ?? undefined, WAIT_MS, 'the incident scheduled for retention');
+    // The resolution itself cannot be read: its records go the retention after the incident last changed.
+    const incident = (await stack.api('GET', `/v1/incidents/${incidentId}`)).json() as { status: string; updatedAt: string };
+    expect(incident.status).toBe('resolved');
+    expect(Number(expiresAt)).toBe(Date.parse(incident.updatedAt) + stack.config.retentionSeconds * 1000);
+  }, 60_000);
 });
