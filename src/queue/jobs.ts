@@ -36,5 +36,5 @@ export const BATCH_SIZE: Record<ChannelName, number> = {
   // X has one target (the account): batches are always of one.
   x: 1,
   email: 50,
-  webhook: 50,
+  webhook: 100,
 };
