@@ -80,9 +80,8 @@ export class Broadcaster {
       return { planned: 0 };
     }
 
-    const { incident, update } = moment;
-    // Lanes must receive an incident's updates in seq order: wait for the one before.
-    const fannedOut = await incidents.fannedOutThrough(incidentId);
+    const { incident, update, fannedOutSeq: fannedOut } = moment;
+    // Lanes must receive an incident's updates in seq order: wait for the one before (read with the update, in the same step).
     if (fannedOut < update.seq - 1) {
       if (await incidents.isOrphan(incidentId, fannedOut + 1)) {
         // Unreadable, without even an id to broadcast it by: waiting for it would be forever.

@@ -76,6 +76,8 @@ export interface Moment {
   update: IncidentUpdate;
   /** The incident's first update (its opening, or a maintenance's announcement). */
   opening: IncidentUpdate;
+  /** The highest seq whose fan-out had finished at that moment (see {@link IncidentStore.fannedOutThrough}). */
+  fannedOutSeq: number;
 }
 
 function toIncident(h: Record<string, string>): Incident {
@@ -372,7 +374,7 @@ export class IncidentStore {
     if (opening === null) throw new UnreadableUpdateError(incidentId, updateId, seq, 'the incident\'s first update cannot be read');
     const h: Record<string, string> = {};
     for (let i = 0; i < flat.length; i += 2) h[flat[i]!] = flat[i + 1]!;
-    return { incident: toIncident(h), type: h.type === 'maintenance' ? 'maintenance' : 'incident', update, opening };
+    return { incident: toIncident(h), type: h.type === 'maintenance' ? 'maintenance' : 'incident', update, opening, fannedOutSeq: Number(h.fannedOutSeq ?? 0) };
   }
 
   /**

@@ -112,3 +112,17 @@ describe('given incidents whose holding statements are due, and two processes lo
     }
   });
 });
+
+describe('given an incident with an opening and a second update, when the opening has been fanned out', () => {
+  it('the moment of the second update says how far the fan-out got, read in the same step as the update', async () => {
+    const incident = await open(1800, new Date('2026-12-02T10:00:00Z'));
+    const { update } = await incidents.postUpdate(incident.id, { message: 'Card payments fail in Europe only.', kind: 'update', author: 'dana-token' }, new Date('2026-12-02T10:05:00Z'));
+    expect((await incidents.getMoment(incident.id, update.id))?.fannedOutSeq).toBe(0);
+
+    await incidents.markFannedOut(incident.id, 1);
+
+    const moment = await incidents.getMoment(incident.id, update.id);
+    expect(moment?.fannedOutSeq).toBe(1);
+    expect(moment?.fannedOutSeq).toBe(await incidents.fannedOutThrough(incident.id));
+  });
+});
