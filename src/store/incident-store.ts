@@ -451,8 +451,7 @@ export class IncidentStore {
 
   /** Records that `seq` was fanned out; returns the id of the update after it, if one was posted. */
   async markFannedOut(incidentId: string, seq: number): Promise<string | undefined> {
-    await MARK_FANNED_OUT.run(this.redis, [this.keys.incident(incidentId)], [seq]);
-    const next = await this.redis.lindex(this.keys.updates(incidentId), seq);
+    const next = (await MARK_FANNED_OUT.run(this.redis, [this.keys.incident(incidentId), this.keys.updates(incidentId)], [seq])) as string | null;
     // An unreadable successor is not woken: its own broadcast finds it after its short wait.
     return next === null ? undefined : parseUpdate(next)?.id;
   }

@@ -221,14 +221,24 @@ describe('patch-incident', () => {
 describe('mark-fanned-out', () => {
   it('moves the cursor forward, never back; again with the same seq changes nothing', async () => {
     const id = await openIncident();
-    const key = [h.keys.incident(id)];
-    expect(await h.run('mark-fanned-out', key, [2])).toBe(1);
+    const key = [h.keys.incident(id), h.keys.updates(id)];
+    await h.run('mark-fanned-out', key, [2]);
     expect(await h.redis.hget(h.keys.incident(id), 'fannedOutSeq')).toBe('2');
     await h.run('mark-fanned-out', key, [2]);
     await h.run('mark-fanned-out', key, [1]);
     expect(await h.redis.hget(h.keys.incident(id), 'fannedOutSeq')).toBe('2');
     await h.run('mark-fanned-out', key, [10]);
     expect(await h.redis.hget(h.keys.incident(id), 'fannedOutSeq')).toBe('10');
+  });
+
+  it('answers the stored record of the update after the seq, as it is, or nothing when none was posted yet', async () => {
+    const id = await openIncident();
+    const keys = [h.keys.incident(id), h.keys.updates(id)];
+    expect(await h.run('mark-fanned-out', keys, [1])).toBeNull();
+    await h.redis.rpush(h.keys.updates(id), '{"id":"upd_second"}', 'not JSON at all');
+    expect(await h.run('mark-fanned-out', keys, [1])).toBe('{"id":"upd_second"}');
+    expect(await h.run('mark-fanned-out', keys, [2])).toBe('not JSON at all');
+    expect(await h.run('mark-fanned-out', keys, [3])).toBeNull();
   });
 });
 
