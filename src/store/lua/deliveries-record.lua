@@ -43,7 +43,6 @@ local function recordOne(i, target, value)
   -- Removed (its incident's retention ended) or never planned: not written back.
   if not old then return '0' end
   local state, bar = recordState(value)
-  -- One that cannot be read was counted as queued when it was planned.
   local oldState, oldBar = recordState(old)
   if isFinal(state) then
     local left, nextToken = popLane(lanes[i], token)
@@ -59,6 +58,7 @@ local function recordOne(i, target, value)
     if lane then setField(laneWrites, target, lane) end
   end
   setField(recordWrites, target, value)
+  -- One that cannot be read was counted as queued when it was planned.
   oldState = oldState or 'q'
   if oldState == state then return '0' end
   deltas[oldState] = (deltas[oldState] or 0) - 1

@@ -13,7 +13,7 @@
 --
 -- The scripts work a whole batch of targets (distinct target keys) with a
 -- few Redis calls: one HMGET per hash reads what they need, Lua decides, and
--- one HSET and one HDEL per hash write what changed (see `Writes`). This
+-- one HSET and one HDEL per hash write what changed (see `newWrites`). This
 -- work runs once per delivery and step, so it is written for Redis's CPU:
 -- plain `string.find` and `string.byte` rather than patterns, and the
 -- common lane — one update, no lease — is recognised by comparing strings.
@@ -24,19 +24,26 @@ local find, sub, byte = string.find, string.sub, string.byte
 -- longer batches are read and written this many fields a call.
 local FIELDS_PER_CALL = 1000
 
--- Fields `names` (an array) of hash `key`, in one call per
--- FIELDS_PER_CALL: an array of values, false where a field does not exist.
+-- Runs `command key args…` in calls of at most `perCall` args each (none
+-- for no args); answers the calls' array replies joined, in order (one
+-- call's reply as it is).
+local function callInParts(command, key, args, perCall)
+  if #args == 0 then return {} end
+  if #args <= perCall then return redis.call(command, key, unpack(args)) end
+  local replies = {}
+  for from = 1, #args, perCall do
+    local reply = redis.call(command, key, unpack(args, from, math.min(from + perCall - 1, #args)))
+    if type(reply) == 'table' then
+      for _, value in ipairs(reply) do replies[#replies + 1] = value end
+    end
+  end
+  return replies
+end
+
+-- Fields `names` (an array) of hash `key`, FIELDS_PER_CALL a call: an
+-- array of values, false where a field does not exist.
 local function readFields(key, names)
-  if #names <= FIELDS_PER_CALL then
-    if #names == 0 then return {} end
-    return redis.call('HMGET', key, unpack(names))
-  end
-  local values = {}
-  for from = 1, #names, FIELDS_PER_CALL do
-    local part = redis.call('HMGET', key, unpack(names, from, math.min(from + FIELDS_PER_CALL - 1, #names)))
-    for _, value in ipairs(part) do values[#values + 1] = value end
-  end
-  return values
+  return callInParts('HMGET', key, names, FIELDS_PER_CALL)
 end
 
 -- The elements of `array` from `first` on, as an array.
@@ -46,8 +53,8 @@ local function arrayFrom(array, first)
   return out
 end
 
--- Changes to one hash, written at the end: one HSET and one HDEL per
--- FIELDS_PER_CALL fields.
+-- Changes to one hash (see newWrites), written at the end by writeFields:
+-- one HSET and one HDEL per FIELDS_PER_CALL fields.
 local function newWrites()
   return { sets = {}, dels = {} }
 end
@@ -60,12 +67,6 @@ end
 
 local function deleteField(writes, name)
   writes.dels[#writes.dels + 1] = name
-end
-
-local function callInParts(command, key, args, perCall)
-  for from = 1, #args, perCall do
-    redis.call(command, key, unpack(args, from, math.min(from + perCall - 1, #args)))
-  end
 end
 
 local function writeFields(key, writes)
