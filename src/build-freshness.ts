@@ -44,7 +44,7 @@ export function sourceNewerThanBuild(entryUrl: string): string | undefined {
   let built: number;
   try {
     // tsc rewrites only the files whose output changed; its build info is written by every build that changed anything.
-    built = Math.max(statSync(entry).mtimeMs, ...[join(root, 'dist', '.tsbuildinfo')].map((path) => mtimeOrZero(path)));
+    built = Math.max(statSync(entry).mtimeMs, mtimeOrZero(join(root, 'dist', '.tsbuildinfo')));
   } catch {
     return undefined;
   }
