@@ -303,6 +303,7 @@ async function load(options: LoadTemplatesOptions, precompilation: Precompilatio
 class SourceFile {
   private astCompiled = false;
   private parsed: hbs.AST.Program | undefined;
+  private hash: string | undefined;
   /** Set when it was used as precompiled at build. */
   precompiled = false;
 
@@ -328,9 +329,10 @@ class SourceFile {
     return this.parsed;
   }
 
-  /** SHA-256 (hex) of the source. */
+  /** SHA-256 (hex) of the source, hashed once: a partial is compiled in each escaping's environment. */
   sha256(): string {
-    return createHash('sha256').update(this.source).digest('hex');
+    this.hash ??= createHash('sha256').update(this.source).digest('hex');
+    return this.hash;
   }
 
   /**
