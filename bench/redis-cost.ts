@@ -352,6 +352,19 @@ function leftBehind(keys: readonly string[]): string {
   return [...kinds].map(([kind, n]) => `${n} ${kind}`).join(', ');
 }
 
+/** The row of delivery keys found after retention (none is the target), naming what kinds were left. */
+function keysLeftRow(measure: string, left: readonly string[]): Row {
+  return {
+    section: SECTION,
+    measure,
+    value: left.length,
+    unit: '',
+    target: '0',
+    met: left.length === 0,
+    ...(left.length > 0 && { note: leftBehind(left) }),
+  };
+}
+
 /** 1. Redis CPU per POST of a bare BullMQ job per POST, on the same Redis and sink. */
 async function bareBullmq(redisUrl: string, probe: Probe, sinks: Sinks): Promise<{ usPerPost: number; posts: number }> {
   const posts = TARGETS * 2;
@@ -480,15 +493,7 @@ async function deliveryCost(run: Run, audiences: string[], baseline: { usPerPost
       target: 'freed (|…| ≤ 1 B)',
       met: Math.abs(rest / (updates * TARGETS)) <= 1,
     },
-    {
-      section: SECTION,
-      measure: 'after retention: delivery keys left (records, lanes, threads)',
-      value: left.length,
-      unit: '',
-      target: '0',
-      met: left.length === 0,
-      ...(left.length > 0 && { note: leftBehind(left) }),
-    },
+    keysLeftRow('after retention: delivery keys left (records, lanes, threads)', left),
   );
   return { rows, cpuPerDelivery, lost };
 }
@@ -613,15 +618,7 @@ async function soak(run: Run, audiences: string[], earlier: string[]): Promise<{
         target: 'flat: ≤ kept by design + 1 KB',
         met: herald <= keptByDesign + 1024,
       },
-      {
-        section: SECTION,
-        measure: 'soak: delivery keys left after retention',
-        value: left.length,
-        unit: '',
-        target: '0',
-        met: left.length === 0,
-        ...(left.length > 0 && { note: leftBehind(left) }),
-      },
+      keysLeftRow('soak: delivery keys left after retention', left),
     ],
   };
 }
