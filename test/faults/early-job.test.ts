@@ -3,12 +3,12 @@
  * re-added after its finished copy was dropped, a re-run) does not send it
  * early: the retry comes at the time its record says, once.
  */
-import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newWebhookSecret } from '../fakes/webhook-receiver.js';
-import { eventually, startStack, type Stack } from '../support/stack.js';
-import { created, deliveriesOf } from './support.js';
+import { eventually, type Stack } from '../support/stack.js';
+import { created, deliveriesOf, startStackWithWebhookQueue, stopStackWithWebhookQueue } from './support.js';
 
 describe('given a webhook delivery that failed and waits for its retry', () => {
   let stack: Stack;
@@ -17,16 +17,10 @@ describe('given a webhook delivery that failed and waits for its retry', () => {
 
   beforeAll(async () => {
     // A long enough backoff that "early" cannot be mistaken on a loaded machine.
-    stack = await startStack({ env: { HERALD_RETRY_BASE_DELAY_MS: '6000' } });
-    redis = new Redis(stack.env.REDIS_URL!);
-    queue = new Queue('deliver-webhook', { connection: redis, prefix: stack.config.prefix });
+    ({ stack, redis, webhookQueue: queue } = await startStackWithWebhookQueue({ env: { HERALD_RETRY_BASE_DELAY_MS: '6000' } }));
   });
 
-  afterAll(async () => {
-    await queue?.close();
-    redis?.disconnect();
-    await stack?.stop();
-  });
+  afterAll(() => stopStackWithWebhookQueue({ stack, redis, webhookQueue: queue }));
 
   it('a job naming it early sends nothing; the retry comes at its time', async () => {
     const secret = newWebhookSecret();

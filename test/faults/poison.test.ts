@@ -10,7 +10,7 @@
  *   up, the commander is alerted, and the incident's later updates (here its
  *   resolution) still go out, in order.
  */
-import { Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startHerald, type RunningHerald } from '../../src/herald.js';
@@ -19,7 +19,7 @@ import { eventually, startStack, type Stack } from '../support/stack.js';
 import { deliveryId } from '../../src/domain/delivery.js';
 import { decodeDelivery } from '../../src/store/delivery-record.js';
 import { keysFor } from '../../src/store/keys.js';
-import { created, queued, settledDeliveries, updateIdOf, webhookTargets } from './support.js';
+import { created, queued, settledDeliveries, startStackWithWebhookQueue, stopStackWithWebhookQueue, updateIdOf, webhookTargets } from './support.js';
 
 const COMMANDER = { name: 'Dana', email: 'dana@corp.example', slackUserId: 'U0DANA' };
 /** Few, quick tries: a job that cannot succeed is given up within a second or so. */
@@ -32,16 +32,10 @@ describe('given a delivery record Herald cannot decode, among its batch-mates', 
   let webhookQueue: Queue;
 
   beforeAll(async () => {
-    stack = await startStack({ env: JOB_RETRY });
-    redis = new Redis(stack.env.REDIS_URL!);
-    webhookQueue = new Queue('deliver-webhook', { connection: redis, prefix: stack.config.prefix });
+    ({ stack, redis, webhookQueue } = await startStackWithWebhookQueue({ env: JOB_RETRY }));
   });
 
-  afterAll(async () => {
-    await webhookQueue?.close();
-    redis?.disconnect();
-    await stack?.stop();
-  });
+  afterAll(() => stopStackWithWebhookQueue({ stack, redis, webhookQueue }));
 
   it('the others are sent, it is dead with the reason, the commander is alerted, and the next update reaches everyone', async () => {
     const { hooks, slack, smtp } = stack;

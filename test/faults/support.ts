@@ -5,7 +5,8 @@
  * directory, the API seen over real HTTP, and readers for what crossed the
  * wire and what Herald recorded.
  */
-import type { Queue } from 'bullmq';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
 import type { LightMyRequestResponse } from 'fastify';
 import { expect } from 'vitest';
 import { startSlackFake, type SlackFake } from '../fakes/slack-api.js';
@@ -13,9 +14,29 @@ import { startSmtpSink, type SmtpSink } from '../fakes/smtp.js';
 import { newWebhookSecret, type ReceivedWebhook, type WebhookReceiver, startWebhookReceiver } from '../fakes/webhook-receiver.js';
 import { startXFake, type XFake } from '../fakes/x-api.js';
 import { killAllChildren, processEnv, spawnHerald, startOwnRedis, type HeraldProcess } from '../support/process.js';
-import { X_CREDENTIALS, WRITE_TOKEN, type Stack } from '../support/stack.js';
+import { X_CREDENTIALS, WRITE_TOKEN, startStack, type Stack, type StackOptions } from '../support/stack.js';
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A Herald stack with a connection to its Redis and its webhook delivery queue, to add, hold or inspect jobs by hand. */
+export interface StackWithWebhookQueue {
+  stack: Stack;
+  redis: Redis;
+  webhookQueue: Queue;
+}
+
+export async function startStackWithWebhookQueue(options?: StackOptions): Promise<StackWithWebhookQueue> {
+  const stack = await startStack(options);
+  const redis = new Redis(stack.env.REDIS_URL!);
+  return { stack, redis, webhookQueue: new Queue('deliver-webhook', { connection: redis, prefix: stack.config.prefix }) };
+}
+
+/** Stops what {@link startStackWithWebhookQueue} started, as far as it got. */
+export async function stopStackWithWebhookQueue({ stack, redis, webhookQueue }: Partial<StackWithWebhookQueue>): Promise<void> {
+  await webhookQueue?.close();
+  redis?.disconnect();
+  await stack?.stop();
+}
 
 /** A delivery as `GET /v1/incidents/:id/deliveries` shows it. */
 export interface DeliveryView {

@@ -6,13 +6,13 @@
  * from every audience before its turn is not signed with a stale secret: it
  * goes `dead`, saying why.
  */
-import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newWebhookSecret } from '../fakes/webhook-receiver.js';
 import { keysFor } from '../../src/store/keys.js';
-import { eventually, startStack, type Stack } from '../support/stack.js';
-import { created, queued, settledDeliveries, webhookTargets } from './support.js';
+import { eventually, type Stack } from '../support/stack.js';
+import { created, queued, settledDeliveries, startStackWithWebhookQueue, stopStackWithWebhookQueue, webhookTargets } from './support.js';
 
 const WAIT_MS = 20_000;
 
@@ -53,16 +53,10 @@ describe('given audiences with signed webhooks', () => {
   let webhookQueue: Queue;
 
   beforeAll(async () => {
-    stack = await startStack();
-    redis = new Redis(stack.env.REDIS_URL!);
-    webhookQueue = new Queue('deliver-webhook', { connection: redis, prefix: stack.config.prefix });
+    ({ stack, redis, webhookQueue } = await startStackWithWebhookQueue());
   });
 
-  afterAll(async () => {
-    await webhookQueue?.close();
-    redis?.disconnect();
-    await stack?.stop();
-  });
+  afterAll(() => stopStackWithWebhookQueue({ stack, redis, webhookQueue }));
 
   /** Holds the webhook channel (its queue paused) while `meanwhile` runs on a planned fan-out. */
   async function whilePlanned(
