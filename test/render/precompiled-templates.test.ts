@@ -37,6 +37,13 @@ async function precompile(): Promise<URL> {
   return pathToFileURL(module);
 }
 
+/** The TemplateError `loading` rejects with (it must reject with one). */
+async function templateError(loading: Promise<unknown>): Promise<TemplateError> {
+  const error: unknown = await loading.catch((e: unknown) => e);
+  expect(error).toBeInstanceOf(TemplateError);
+  return error as TemplateError;
+}
+
 async function write(root: string, files: Record<string, string>): Promise<void> {
   for (const [file, source] of Object.entries(files)) {
     await mkdir(path.dirname(path.join(root, file)), { recursive: true });
@@ -74,18 +81,16 @@ describe('given the built-in templates precompiled at build', () => {
   it('a built-in file broken since the build stops startup, naming its file and line', async () => {
     const precompiled = await precompile();
     await writeFile(path.join(builtinDir, 'x', 'holding.hbs'), 'Still on it\n{{#if nextUpdateDueAt}}');
-    const error: unknown = await Renderer.load({ builtinDir, precompiled }).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(TemplateError);
-    expect((error as TemplateError).file).toBe(path.join(builtinDir, 'x', 'holding.hbs'));
-    expect((error as TemplateError).line).toBe(2);
+    const error = await templateError(Renderer.load({ builtinDir, precompiled }));
+    expect(error.file).toBe(path.join(builtinDir, 'x', 'holding.hbs'));
+    expect(error.line).toBe(2);
   });
 
   it("an operator's template is compiled and trial-rendered at load; the other built-in files stay as built", async () => {
     const precompiled = await precompile();
     await write(overrideDir, { 'webhook/resolved.title.hbs': 'Resolved {{#each}}x{{/each}}' });
-    const error: unknown = await Renderer.load({ builtinDir, overrideDir, precompiled }).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(TemplateError);
-    expect((error as TemplateError).message).toMatch(/trial render failed: Must pass iterator to #each/);
+    const error = await templateError(Renderer.load({ builtinDir, overrideDir, precompiled }));
+    expect(error.message).toMatch(/trial render failed: Must pass iterator to #each/);
 
     await write(overrideDir, { 'webhook/resolved.title.hbs': 'Fixed: {{incident.title}}' });
     const renderer = await Renderer.load({ builtinDir, overrideDir, precompiled });
@@ -98,9 +103,8 @@ describe('given the built-in templates precompiled at build', () => {
   it("an operator's partial that breaks at render is caught by trial-rendering the built-in templates that include it", async () => {
     const precompiled = await precompile();
     await write(overrideDir, { 'webhook/_md-details.hbs': '{{#each}}x{{/each}}' });
-    const error: unknown = await Renderer.load({ builtinDir, overrideDir, precompiled }).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(TemplateError);
-    expect((error as TemplateError).message).toMatch(/trial render failed: Must pass iterator to #each/);
+    const error = await templateError(Renderer.load({ builtinDir, overrideDir, precompiled }));
+    expect(error.message).toMatch(/trial render failed: Must pass iterator to #each/);
   });
 
   it('specs made by another compiler (another Handlebars, helpers or code) are not used', async () => {
@@ -117,10 +121,9 @@ describe('given the built-in templates precompiled at build', () => {
 describe('precompiling at build', () => {
   it('fails on a broken built-in template, naming its file and line', async () => {
     await writeFile(path.join(builtinDir, 'email', 'update.subject.hbs'), '[{{incident.severity}}]\n{{incident.title');
-    const error: unknown = await precompileTemplates({ builtinDir, kinds: BUILTIN_KINDS }).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(TemplateError);
-    expect((error as TemplateError).file).toBe(path.join(builtinDir, 'email', 'update.subject.hbs'));
-    expect((error as TemplateError).line).toBe(2);
+    const error = await templateError(precompileTemplates({ builtinDir, kinds: BUILTIN_KINDS }));
+    expect(error.file).toBe(path.join(builtinDir, 'email', 'update.subject.hbs'));
+    expect(error.line).toBe(2);
   });
 
   it('fails on a built-in template that only breaks when rendered (the trial render runs at build)', async () => {
