@@ -4,6 +4,7 @@
  * (BullMQ requires `maxRetriesPerRequest: null` for blocking commands).
  */
 import { Redis, type RedisOptions } from 'ioredis';
+import { coalesceWritesPerTick } from './coalesced-writes.js';
 
 export type ConnectionPurpose = 'api' | 'worker';
 
@@ -45,6 +46,8 @@ export function connectionOptions(purpose: ConnectionPurpose): RedisOptions {
  */
 export async function connectRedis(url: string, purpose: ConnectionPurpose, name: string): Promise<Redis> {
   const redis = new Redis(url, { ...connectionOptions(purpose), connectionName: name });
+  // Every connection ioredis makes (it reconnects with a new socket) sends each tick's commands at once.
+  redis.on('connect', () => coalesceWritesPerTick(redis.stream));
   // Without a listener ioredis logs every reconnection failure to stderr itself.
   // The last one is kept: connect() itself only rejects with "Connection is closed."
   let lastError: Error | undefined;
