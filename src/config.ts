@@ -32,11 +32,53 @@ export interface EmailConfig {
   from: string;
 }
 
+/** A Redis node or Sentinel: `host:port`, `[v6]:port`, or a host alone. */
+export interface RedisNode {
+  host: string;
+  port: number;
+}
+
+/**
+ * Where Herald's Redis is: one server (`REDIS_URL`), a master that Sentinels
+ * watch and fail over (`REDIS_SENTINELS`), or a Redis Cluster
+ * (`REDIS_CLUSTER_NODES`).
+ */
+export type RedisTopology =
+  | { kind: 'single' }
+  | {
+      kind: 'sentinel';
+      sentinels: readonly RedisNode[];
+      /** The master's name as the Sentinels know it. */
+      master: string;
+      username: string | undefined;
+      password: string | undefined;
+      /** The Sentinels' own password, when they require one. */
+      sentinelPassword: string | undefined;
+    }
+  | { kind: 'cluster'; nodes: readonly RedisNode[]; username: string | undefined; password: string | undefined };
+
+/**
+ * How an acknowledged write is made to survive a failover: before answering
+ * 201, wait until this many replicas have it (never more than are
+ * connected at that moment), at most `timeoutMs`.
+ */
+export interface ReplicaWait {
+  replicas: number;
+  timeoutMs: number;
+}
+
 export interface Config {
   port: number;
   host: string;
-  /** Undefined when `REDIS_URL` is unset: Herald may then start a private Redis. */
+  /** Undefined when `REDIS_URL` is unset: Herald may then start a private Redis. Ignored on Sentinel and Cluster. */
   redisUrl: string | undefined;
+  redis: RedisTopology;
+  replicaWait: ReplicaWait;
+  /**
+   * On a Cluster, how many hash-tag shards Herald spreads its incidents and
+   * queues over (fixed when the cluster's Herald data is first written).
+   */
+  clusterShards: number;
   prefix: string;
   apiTokens: readonly ApiToken[];
   publicUrl: string;
@@ -153,6 +195,44 @@ function url(env: Env, name: string, fallback: string | undefined, protocols: re
   return raw;
 }
 
+/** `host:port,host:port,…`; IPv6 hosts in brackets; a missing port is `defaultPort`. */
+function redisNodes(env: Env, name: string, defaultPort: number): RedisNode[] | undefined {
+  const raw = value(env, name);
+  if (raw === undefined) return undefined;
+  const nodes: RedisNode[] = [];
+  for (const entry of raw.split(',').map((e) => e.trim()).filter((e) => e !== '')) {
+    const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^\s:[\]]+))(?::(\d{1,5}))?$/.exec(entry);
+    const port = match?.[3] === undefined ? defaultPort : Number(match[3]);
+    if (match === null || port < 1 || port > 65535) {
+      throw new ConfigError(name, `"${entry}" is not host:port (e.g. 10.0.0.5:${defaultPort}, [::1]:${defaultPort})`);
+    }
+    nodes.push({ host: match[1] ?? match[2]!, port });
+  }
+  if (nodes.length === 0) throw new ConfigError(name, 'names no node');
+  return nodes;
+}
+
+function redisTopology(env: Env): RedisTopology {
+  const clusterNodes = redisNodes(env, 'REDIS_CLUSTER_NODES', 6379);
+  const sentinels = redisNodes(env, 'REDIS_SENTINELS', 26379);
+  const username = value(env, 'REDIS_USERNAME');
+  const password = value(env, 'REDIS_PASSWORD');
+  if (clusterNodes !== undefined && sentinels !== undefined) {
+    throw new ConfigError('REDIS_SENTINELS', 'cannot be set together with REDIS_CLUSTER_NODES: Herald uses either a Cluster or a Sentinel-watched master');
+  }
+  if (clusterNodes !== undefined) return { kind: 'cluster', nodes: clusterNodes, username, password };
+  if (sentinels !== undefined) {
+    const master = value(env, 'REDIS_SENTINEL_MASTER') ?? 'mymaster';
+    return { kind: 'sentinel', sentinels, master, username, password, sentinelPassword: value(env, 'REDIS_SENTINEL_PASSWORD') };
+  }
+  for (const name of ['REDIS_USERNAME', 'REDIS_PASSWORD', 'REDIS_SENTINEL_MASTER', 'REDIS_SENTINEL_PASSWORD']) {
+    if (value(env, name) !== undefined) {
+      throw new ConfigError(name, 'is for REDIS_SENTINELS or REDIS_CLUSTER_NODES; a single Redis takes its credentials in REDIS_URL (redis://user:password@host:port)');
+    }
+  }
+  return { kind: 'single' };
+}
+
 /** `name:token:scope,…` — names and tokens must be unique. */
 function apiTokens(env: Env): ApiToken[] {
   const name = 'HERALD_API_TOKENS';
@@ -211,10 +291,21 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
   const port = integer(env, 'PORT', 8080, 0, 65535);
   const host = value(env, 'HOST') ?? '127.0.0.1';
   const redisUrl = url(env, 'REDIS_URL', undefined, ['redis:', 'rediss:']);
+  const redis = redisTopology(env);
+  // An acknowledged update waits for a replica to have it, when the master has replicas connected.
+  const replicaWait = {
+    replicas: integer(env, 'HERALD_REDIS_WAIT_REPLICAS', 1, 0, 16),
+    timeoutMs: integer(env, 'HERALD_REDIS_WAIT_TIMEOUT_MS', 1000, 1, 60_000),
+  };
+  const clusterShards = integer(env, 'HERALD_CLUSTER_SHARDS', 12, 1, 1024);
 
   const prefix = value(env, 'HERALD_PREFIX') ?? 'herald';
   if (!/^[\w{}:.-]+$/.test(prefix)) {
     throw new ConfigError('HERALD_PREFIX', 'may contain only letters, digits, _ - . : { }');
+  }
+  if (redis.kind === 'cluster' && /[{}]/.test(prefix)) {
+    // Redis hashes the first {…} of a key: a tag in the prefix would put every key in one slot.
+    throw new ConfigError('HERALD_PREFIX', `"${prefix}" has a hash tag; on a Cluster Herald adds its own, so that its keys spread over every master`);
   }
 
   const minCadenceSeconds = integer(env, 'HERALD_MIN_CADENCE_SECONDS', 60, 1, 86_400);
@@ -277,6 +368,9 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     port,
     host,
     redisUrl,
+    redis,
+    replicaWait,
+    clusterShards,
     prefix,
     apiTokens: Object.freeze(apiTokens(env)),
     publicUrl,

@@ -5,7 +5,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Worker } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { CHANNEL_NAMES } from './channels/channel.js';
 import { closeChannels, createChannels, type Channels } from './channels/registry.js';
@@ -18,8 +17,8 @@ import { CommanderNotifier } from './pipeline/commander.js';
 import { startDeliveryExpiry } from './pipeline/retention.js';
 import { startBroadcastSweeper } from './pipeline/sweeper.js';
 import { HeraldQueues } from './queue/queues.js';
-import { connectRedis } from './redis/connection.js';
-import { resolveRedis } from './redis/private-server.js';
+import { connectRedis, describeRedisTarget, type RedisClient, type RedisTarget } from './redis/connection.js';
+import { resolveRedis, type ResolvedRedis } from './redis/private-server.js';
 import { Renderer } from './render/renderer.js';
 import { AudienceStore } from './store/audience-store.js';
 import { DeliveryStore } from './store/delivery-store.js';
@@ -46,13 +45,14 @@ export interface RunningHerald {
   /** The API's base URL, when this process serves it. */
   url: string | undefined;
   app: FastifyInstance | undefined;
+  /** Where its Redis is (a single server's URL, or the Sentinels' or the Cluster's nodes), for messages. */
   redisUrl: string;
   /** Stops taking work, lets in-flight deliveries finish (bounded), closes everything. */
   stop(): Promise<void>;
 }
 
 /** The secret signing unsubscribe links: configured, or created once and shared through Redis. */
-async function signingSecret(config: Readonly<Config>, redis: Redis, key: string): Promise<string> {
+async function signingSecret(config: Readonly<Config>, redis: RedisClient, key: string): Promise<string> {
   if (config.signingSecret !== undefined) return config.signingSecret;
   await redis.set(key, randomBytes(32).toString('base64url'), 'NX');
   const secret = await redis.get(key);
@@ -85,7 +85,15 @@ export async function startHerald(options: HeraldOptions): Promise<RunningHerald
   if (renderer.unusedOverrides.length > 0) {
     logger.warn({ templates: renderer.unusedOverrides }, 'HERALD_TEMPLATES_DIR has templates nothing uses (misnamed?)');
   }
-  const redisServer = await resolveRedis(config.redisUrl, options.dataRoot ?? process.cwd(), logger);
+  // Only a single Redis may be one Herald starts itself; Sentinels and Clusters are the operator's.
+  let redisServer: ResolvedRedis | undefined;
+  let target: RedisTarget;
+  if (config.redis.kind === 'single') {
+    redisServer = await resolveRedis(config.redisUrl, options.dataRoot ?? process.cwd(), logger);
+    target = { kind: 'single', url: redisServer.url };
+  } else {
+    target = config.redis;
+  }
 
   const cleanups: Array<() => Promise<void> | void> = [];
   const stopAll = async (): Promise<void> => {
@@ -97,13 +105,14 @@ export async function startHerald(options: HeraldOptions): Promise<RunningHerald
       }
     }
   };
-  cleanups.push(() => redisServer.stop());
+  const privateServer = redisServer;
+  if (privateServer !== undefined) cleanups.push(() => privateServer.stop());
 
   try {
     const serving = roles.has('api');
     // The API's connection fails fast (a 503 within a second while Redis is away);
     // a workers-only process's connection waits and retries instead.
-    const redis = await connectRedis(redisServer.url, serving ? 'api' : 'worker', `herald-${[...roles].join('+')}`);
+    const redis = await connectRedis(target, serving ? 'api' : 'worker', `herald-${[...roles].join('+')}`);
     cleanups.push(() => closeRedis(redis));
 
     const storeOptions = { reminderLeadSeconds: config.reminderLeadSeconds };
@@ -119,7 +128,7 @@ export async function startHerald(options: HeraldOptions): Promise<RunningHerald
     const workers: Worker[] = [];
     let channels: Channels | undefined;
     if (roles.has('workers')) {
-      const workerRedis = await connectRedis(redisServer.url, 'worker', 'herald-workers');
+      const workerRedis = await connectRedis(target, 'worker', 'herald-workers');
       cleanups.push(() => closeRedis(workerRedis));
       const workerStores = {
         incidents: new IncidentStore(workerRedis, keys, storeOptions),
@@ -215,7 +224,7 @@ export async function startHerald(options: HeraldOptions): Promise<RunningHerald
       url = await app.listen({ port: config.port, host: config.host, listenTextResolver: (address) => `Herald listening on ${address}` });
     }
 
-    return { url, app, redisUrl: redisServer.url, stop: stopAll };
+    return { url, app, redisUrl: redisServer?.url ?? describeRedisTarget(target), stop: stopAll };
   } catch (error) {
     await stopAll();
     throw error;
@@ -229,7 +238,7 @@ const QUIT_TIMEOUT_MS = 1_000;
  * QUIT politely; if Redis does not answer (it may be gone: with the offline
  * queue on, QUIT would wait for a reconnect forever), close the socket.
  */
-async function closeRedis(redis: Redis): Promise<void> {
+async function closeRedis(redis: RedisClient): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const unanswered = new Promise<void>((resolve) => {
     timer = setTimeout(resolve, QUIT_TIMEOUT_MS);

@@ -11,7 +11,7 @@ import Fastify, {
   type FastifyReply,
   type FastifyRequest,
 } from 'fastify';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/connection.js';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { UnsubscribeTokens } from '../domain/unsubscribe-token.js';
@@ -38,7 +38,7 @@ import { registerValidation } from './validation.js';
 
 export interface ApiDeps {
   config: Readonly<Config>;
-  redis: Redis;
+  redis: RedisClient;
   incidents: IncidentStore;
   maintenances: MaintenanceStore;
   audiences: AudienceStore;

@@ -7,7 +7,7 @@
  */
 import rateLimit, { normalizeIP } from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/connection.js';
 import type { ApiToken } from '../config.js';
 import { bearerToken, tokenFinder } from './auth.js';
 import { ApiError } from './errors.js';
@@ -19,7 +19,7 @@ const WINDOW_MS = 60_000;
 export type RateLimitHook = (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
 
 export interface RateLimitOptions {
-  redis: Redis;
+  redis: RedisClient;
   /** Herald's key prefix; the counts live under `<prefix>:rate-limit:`. */
   prefix: string;
 }
@@ -31,8 +31,8 @@ function tooMany(who: (request: FastifyRequest) => string): (request: FastifyReq
     });
 }
 
-/** What every limit shares: Redis as the store, and what to do when it is away. */
-function shared(options: RateLimitOptions, name: string): { redis: Redis; nameSpace: string; timeWindow: number; skipOnError: boolean } {
+/** What every limit shares: RedisClient as the store, and what to do when it is away. */
+function shared(options: RateLimitOptions, name: string): { redis: RedisClient; nameSpace: string; timeWindow: number; skipOnError: boolean } {
   return {
     redis: options.redis,
     nameSpace: `${options.prefix}:rate-limit:${name}:`,

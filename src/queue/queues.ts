@@ -3,7 +3,7 @@
  * twice (a re-run fan-out, a re-sent successor), so BullMQ keeps one.
  */
 import { Queue, type JobsOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/connection.js';
 import type { Logger } from 'pino';
 import { CHANNEL_NAMES, type ChannelName } from '../channels/channel.js';
 import type { DeliveryScheduler, ScheduledDelivery } from '../pipeline/deliver.js';
@@ -50,7 +50,7 @@ export class HeraldQueues implements DeliveryScheduler {
   readonly broadcast: Queue<BroadcastJob>;
   readonly delivery: Record<ChannelName, Queue<DeliveryJob>>;
 
-  constructor(connection: Redis, prefix: string, retry?: JobRetry) {
+  constructor(connection: RedisClient, prefix: string, retry?: JobRetry) {
     // Herald reads no queue events (no QueueEvents): BullMQ's stream of them
     // is kept short instead of its default 10,000 entries per queue.
     const options = { connection, prefix, defaultJobOptions: jobOptions(retry), streams: { events: { maxLen: EVENTS_KEPT } } };

@@ -13,7 +13,7 @@
  * an audience and a slice at a time, letting the loop turn in between.
  */
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/connection.js';
 import { emailKey, summarizeInSteps, webhookSecrets, type Audience, type AudienceSummary, type Steps } from '../domain/audience.js';
 import { inTurns, nextTurn } from '../event-loop.js';
 import type { Keys } from './keys.js';
@@ -76,7 +76,7 @@ export class AudienceStore {
   #secrets: { version: string; secrets: Promise<ReadonlyMap<string, string>> } | undefined;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: Keys,
   ) {}
 

@@ -10,7 +10,7 @@
  * delivery costs in Redis is one small hash field (see delivery-record.ts)
  * and, while it waits or is sent, a few bytes of its target's lane.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/connection.js';
 import { CHANNEL_NAMES, type ChannelName } from '../channels/channel.js';
 import type { RecordedTarget } from '../domain/audience.js';
 import { DELIVERY_STATES, NOT_ATTEMPTED, isFinal, type DeliveryRecord, type DeliveryState } from '../domain/delivery.js';
@@ -122,7 +122,7 @@ export class DeliveryStore {
   private countsTimer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: Keys,
   ) {}
 

@@ -3,7 +3,7 @@
  * concurrent requests with one key cannot both broadcast; the stored result
  * outlives restarts because it is in Redis.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/connection.js';
 import type { Keys } from './keys.js';
 
 /** How long a stored result is replayed. */
@@ -44,7 +44,7 @@ export class IdempotencyStore {
    * the API before any work, of a request sent with a key)
    */
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: Keys,
     readonly maxBytes = DEFAULT_MAX_BYTES,
   ) {}

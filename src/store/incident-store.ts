@@ -3,7 +3,7 @@
  * it numbers the update, appends it, moves the incident's clock and marks the
  * broadcast as pending, so no reader ever sees half of it.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/connection.js';
 import { clockAfter } from '../domain/cadence.js';
 import { newUlid } from '../domain/ids.js';
 import {
@@ -164,7 +164,7 @@ export class IncidentStore {
   readonly #cadences = new Map<string, string>();
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: Keys,
     options: IncidentStoreOptions = {},
   ) {

@@ -9,7 +9,7 @@
  * in the script that posts it: an announcement goes out once, and never for
  * a window that was rescheduled or cancelled since.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/connection.js';
 import { newUlid } from '../domain/ids.js';
 import type { IncidentUpdate, MaintenanceKind, MaintenanceStatus, MaintenanceWindow } from '../domain/incident.js';
 import {
@@ -129,7 +129,7 @@ function windowOf(m: Pick<Maintenance, 'startsAt' | 'endsAt'>): MaintenanceWindo
 
 export class MaintenanceStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: Keys,
   ) {}
 

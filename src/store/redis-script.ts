@@ -13,7 +13,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/connection.js';
 import { packageRoot } from '../package-root.js';
 
 type Arg = string | number | Buffer;
@@ -48,26 +48,26 @@ export class RedisScript {
   }
 
   /** Registers the script on a connection. */
-  defineOn(redis: Redis): void {
+  defineOn(redis: RedisClient): void {
     if (typeof (redis as unknown as Record<string, unknown>)[this.command] !== 'function') {
       redis.defineCommand(this.command, { lua: this.source });
     }
   }
 
   /** `args` may be bytes: a 5 MB argument is sent as it is, not converted from a string on the event loop. */
-  run(redis: Redis, keys: readonly string[], args: readonly Arg[]): Promise<unknown> {
+  run(redis: RedisClient, keys: readonly string[], args: readonly Arg[]): Promise<unknown> {
     this.defineOn(redis);
     return this.commandOf(redis)(keys.length, ...keys, ...args);
   }
 
-  private commandOf(redis: Redis): Command {
+  private commandOf(redis: RedisClient): Command {
     const command = (redis as unknown as Record<string, Command>)[this.command]!;
     return command.bind(redis);
   }
 }
 
 /** Registers scripts on a connection at once (a script also registers itself on first use). */
-export function defineScripts(redis: Redis, scripts: readonly RedisScript[]): void {
+export function defineScripts(redis: RedisClient, scripts: readonly RedisScript[]): void {
   for (const script of scripts) script.defineOn(redis);
 }
 

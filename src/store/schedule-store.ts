@@ -8,7 +8,7 @@
  * script itself checks the due time again (`expectedDueAt`), so a claim that
  * lost a race with a manual update sends nothing.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/connection.js';
 import { reminderAt } from '../domain/cadence.js';
 import type { Keys } from './keys.js';
 import { RedisScript } from './redis-script.js';
@@ -44,7 +44,7 @@ function entries(claims: ReadonlyArray<readonly [string, string | null]>): DueEn
 
 export class ScheduleStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: Keys,
     private readonly reminderLeadMs: number,
   ) {}

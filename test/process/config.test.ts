@@ -165,4 +165,79 @@ describe('loadConfig', () => {
       'https://status.example.com',
     );
   });
+
+  describe('Redis beyond one server', () => {
+    it('is one server unless Sentinels or Cluster nodes are named; an acknowledged write waits for one replica, if any, at most 1 s', () => {
+      const config = loadConfig({ HERALD_API_TOKENS: TOKENS });
+      expect(config.redis).toEqual({ kind: 'single' });
+      expect(config.replicaWait).toEqual({ replicas: 1, timeoutMs: 1000 });
+      expect(config.clusterShards).toBe(12);
+    });
+
+    it('reads REDIS_SENTINELS (default port 26379, IPv6 in brackets), the master\'s name (default mymaster) and the credentials', () => {
+      const config = loadConfig({
+        HERALD_API_TOKENS: TOKENS,
+        REDIS_SENTINELS: 'sentinel-a:26380, 10.0.0.7 ,[::1]:26381',
+        REDIS_USERNAME: 'herald',
+        REDIS_PASSWORD: 'hunter2-hunter2',
+        REDIS_SENTINEL_PASSWORD: 'sentinel-secret',
+      });
+      expect(config.redis).toEqual({
+        kind: 'sentinel',
+        sentinels: [
+          { host: 'sentinel-a', port: 26380 },
+          { host: '10.0.0.7', port: 26379 },
+          { host: '::1', port: 26381 },
+        ],
+        master: 'mymaster',
+        username: 'herald',
+        password: 'hunter2-hunter2',
+        sentinelPassword: 'sentinel-secret',
+      });
+      expect(loadConfig({ HERALD_API_TOKENS: TOKENS, REDIS_SENTINELS: 's:1', REDIS_SENTINEL_MASTER: 'herald-main' }).redis).toMatchObject({ master: 'herald-main' });
+    });
+
+    it('reads REDIS_CLUSTER_NODES (default port 6379), HERALD_CLUSTER_SHARDS and the replica wait', () => {
+      const config = loadConfig({
+        HERALD_API_TOKENS: TOKENS,
+        REDIS_CLUSTER_NODES: '10.0.0.1:7000,10.0.0.2',
+        HERALD_CLUSTER_SHARDS: '24',
+        HERALD_REDIS_WAIT_REPLICAS: '0',
+        HERALD_REDIS_WAIT_TIMEOUT_MS: '250',
+      });
+      expect(config.redis).toEqual({
+        kind: 'cluster',
+        nodes: [
+          { host: '10.0.0.1', port: 7000 },
+          { host: '10.0.0.2', port: 6379 },
+        ],
+        username: undefined,
+        password: undefined,
+      });
+      expect(config.clusterShards).toBe(24);
+      expect(config.replicaWait).toEqual({ replicas: 0, timeoutMs: 250 });
+    });
+
+    it.each([
+      ['a node that is not host:port', { REDIS_CLUSTER_NODES: '10.0.0.1:7000,10.0.0.2:port' }, /REDIS_CLUSTER_NODES: "10.0.0.2:port" is not host:port/],
+      ['a port out of range', { REDIS_SENTINELS: 'sentinel:70000' }, /REDIS_SENTINELS: "sentinel:70000" is not host:port/],
+      ['no node at all', { REDIS_CLUSTER_NODES: ' , ' }, /REDIS_CLUSTER_NODES: names no node/],
+      ['both Sentinels and Cluster nodes', { REDIS_CLUSTER_NODES: 'a:1', REDIS_SENTINELS: 'b:2' }, /REDIS_SENTINELS: cannot be set together with REDIS_CLUSTER_NODES/],
+      ['credentials for one server', { REDIS_PASSWORD: 'hunter2' }, /REDIS_PASSWORD: is for REDIS_SENTINELS or REDIS_CLUSTER_NODES; a single Redis takes its credentials in REDIS_URL/],
+      ['a hash tag in the prefix on a Cluster', { REDIS_CLUSTER_NODES: 'a:1', HERALD_PREFIX: '{herald}' }, /HERALD_PREFIX: "\{herald\}" has a hash tag/],
+      ['no shards', { REDIS_CLUSTER_NODES: 'a:1', HERALD_CLUSTER_SHARDS: '0' }, /HERALD_CLUSTER_SHARDS: must be between 1 and 1024/],
+    ])('refuses %s, naming the variable', (_, env, message) => {
+      expect(() => loadConfig({ HERALD_API_TOKENS: TOKENS, ...env })).toThrow(message);
+    });
+
+    it('never puts a password in a refusal', () => {
+      try {
+        loadConfig({ HERALD_API_TOKENS: TOKENS, REDIS_PASSWORD: 'hunter2-secret' });
+        expect.unreachable();
+      } catch (error) {
+        expect(error).toBeInstanceOf(ConfigError);
+        expect(String(error)).not.toContain('hunter2');
+      }
+    });
+  });
 });

@@ -88,7 +88,7 @@ describe('a Redis connection from connectRedis', () => {
   const key = `test-coalesced-writes-${process.pid}-${Date.now()}`;
 
   beforeAll(async () => {
-    redis = await connectRedis(inject('redisUrl'), 'worker', 'test-coalesced-writes');
+    redis = (await connectRedis({ kind: 'single', url: inject('redisUrl') }, 'worker', 'test-coalesced-writes')) as Redis;
     admin = new Redis(inject('redisUrl'));
   });
 
