@@ -113,7 +113,7 @@ export class CadenceKeeper {
         dueAt,
       );
       // Counted once posted (if queueing its broadcast fails, the sweeper queues it); a count lost to a Redis hiccup must not stop the broadcast.
-      await this.deps.schedule.countHoldingStatement().catch((error: unknown) =>
+      await this.deps.schedule.countHoldingStatement(incidentId).catch((error: unknown) =>
         this.deps.logger.warn({ incidentId, err: error instanceof Error ? error.message : error }, 'could not count a holding statement for /metrics'),
       );
       await this.deps.broadcast(incidentId, update.id);

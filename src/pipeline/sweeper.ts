@@ -16,8 +16,13 @@ const INTERVAL_MS = 15_000;
 
 export function startBroadcastSweeper(incidents: IncidentStore, queues: HeraldQueues, logger: Logger): () => void {
   return startPeriodic('broadcast sweep', INTERVAL_MS, async () => {
-    const pending = await incidents.pendingBroadcasts(new Date(Date.now() - GRACE_MS));
-    for (const job of pending) await queues.enqueueBroadcast(job);
-    if (pending.length > 0) logger.info({ count: pending.length }, 'swept pending broadcasts into the queue');
+    const olderThan = new Date(Date.now() - GRACE_MS);
+    let swept = 0;
+    for (const shard of incidents.shards) {
+      const pending = await incidents.pendingBroadcasts(shard, olderThan);
+      for (const job of pending) await queues.enqueueBroadcast(job);
+      swept += pending.length;
+    }
+    if (swept > 0) logger.info({ count: swept }, 'swept pending broadcasts into the queue');
   }, logger);
 }

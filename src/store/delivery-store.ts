@@ -276,17 +276,20 @@ export class DeliveryStore {
    * (HERALD_RETENTION_SECONDS after it was resolved); see {@link expire}.
    */
   async expireAt(incidentId: string, atMs: number): Promise<void> {
-    await this.redis.zadd(this.keys.deliveryRetention, atMs, incidentId);
+    await this.redis.zadd(this.keys.shardOf(incidentId).deliveryRetention, atMs, incidentId);
   }
 
   /** Whether the incident's delivery records are still to be removed (not yet due, or kept while a delivery is not final). */
   async awaitingExpiry(incidentId: string): Promise<boolean> {
-    return (await this.redis.zscore(this.keys.deliveryRetention, incidentId)) !== null;
+    return (await this.redis.zscore(this.keys.shardOf(incidentId).deliveryRetention, incidentId)) !== null;
   }
 
-  /** Incidents whose delivery records are due to be removed. */
+  /** Incidents whose delivery records are due to be removed, at most `limit` from each shard. */
   async dueToExpire(now: number, limit: number): Promise<string[]> {
-    return this.redis.zrangebyscore(this.keys.deliveryRetention, '-inf', now, 'LIMIT', 0, limit);
+    const perShard = await Promise.all(
+      this.keys.shards.map((shard) => this.redis.zrangebyscore(shard.deliveryRetention, '-inf', now, 'LIMIT', 0, limit)),
+    );
+    return perShard.flat();
   }
 
   /**
@@ -299,9 +302,9 @@ export class DeliveryStore {
       keys.push(this.keys.lanes(incidentId, channel));
       for (const updateId of updateIds) keys.push(this.keys.deliveries(incidentId, updateId, channel));
     }
-    // One slot (the incident's hash tag): one UNLINK, freed in the background.
+    // One slot (the incident's hash tag, or its shard's): one UNLINK, freed in the background.
     await this.redis.unlink(...keys);
-    await this.redis.zrem(this.keys.deliveryRetention, incidentId);
+    await this.redis.zrem(this.keys.shardOf(incidentId).deliveryRetention, incidentId);
   }
 
   async threads(incidentId: string, channel: ChannelName, targetKeys: readonly string[]): Promise<Map<string, ThreadState>> {

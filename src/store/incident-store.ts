@@ -17,7 +17,7 @@ import {
   type UpdateKind,
 } from '../domain/incident.js';
 import { NotFoundError, ResolvedError } from './errors.js';
-import type { Keys } from './keys.js';
+import type { Keys, ShardKeys } from './keys.js';
 import { RedisScript, scriptErrorCode } from './redis-script.js';
 
 export interface NewIncident {
@@ -204,15 +204,17 @@ export class IncidentStore {
       seq: 1,
       lastMessage: input.message,
     };
+    // The incident's keys and its shard's share one slot: one transaction on a Cluster too.
+    const shard = this.keys.shardOf(id);
     const tx = this.redis
       .multi()
       .hset(this.keys.incident(id), fields)
       .rpush(this.keys.updates(id), JSON.stringify(update))
-      .zadd(this.keys.incidents, nowMs, id)
-      .zadd(this.keys.pendingBroadcasts, nowMs, `${id}/${update.id}`);
+      .zadd(shard.incidents, nowMs, id)
+      .zadd(shard.pendingBroadcasts, nowMs, `${id}/${update.id}`);
     if (!resolved) {
-      tx.zadd(this.keys.openIncidents, nowMs, id).zadd(this.keys.holdingSchedule, clock.nextUpdateDueAt, id);
-      if (input.commander !== null && clock.remindAt !== null) tx.zadd(this.keys.reminderSchedule, clock.remindAt, id);
+      tx.zadd(shard.openIncidents, nowMs, id).zadd(shard.holdingSchedule, clock.nextUpdateDueAt, id);
+      if (input.commander !== null && clock.remindAt !== null) tx.zadd(shard.reminderSchedule, clock.remindAt, id);
     }
     await tx.exec();
     if (!resolved) this.rememberCadence(id, String(input.cadenceSeconds));
@@ -234,13 +236,14 @@ export class IncidentStore {
     now = new Date(),
     expectedDueAt?: Date,
   ): Promise<{ update: IncidentUpdate; audiences: string[] }> {
+    const shard = this.keys.shardOf(incidentId);
     const keys = [
       this.keys.incident(incidentId),
       this.keys.updates(incidentId),
-      this.keys.openIncidents,
-      this.keys.pendingBroadcasts,
-      this.keys.holdingSchedule,
-      this.keys.reminderSchedule,
+      shard.openIncidents,
+      shard.pendingBroadcasts,
+      shard.holdingSchedule,
+      shard.reminderSchedule,
     ];
     const updateId = `upd_${newUlid(now.getTime())}`;
     for (let attempt = 1; ; attempt++) {
@@ -278,7 +281,8 @@ export class IncidentStore {
    * the last broadcast as read just before (again if one happens in between).
    */
   async patch(incidentId: string, patch: IncidentPatch, now = new Date()): Promise<IncidentWithUpdates> {
-    const keys = [this.keys.incident(incidentId), this.keys.holdingSchedule, this.keys.reminderSchedule];
+    const shard = this.keys.shardOf(incidentId);
+    const keys = [this.keys.incident(incidentId), shard.holdingSchedule, shard.reminderSchedule];
     for (let attempt = 1; ; attempt++) {
       const args: Array<string | number> = [
         now.getTime(),
@@ -386,7 +390,7 @@ export class IncidentStore {
     const json = await this.redis.lindex(this.keys.updates(incidentId), seq - 1);
     if (json === null || parseUpdate(json) !== null) return false;
     for (const [id] of json.matchAll(/upd_[0-9A-Za-z]+/g)) {
-      if ((await this.redis.zscore(this.keys.pendingBroadcasts, `${incidentId}/${id}`)) !== null) return false;
+      if ((await this.redis.zscore(this.keys.shardOf(incidentId).pendingBroadcasts, `${incidentId}/${id}`)) !== null) return false;
     }
     return true;
   }
@@ -407,30 +411,70 @@ export class IncidentStore {
     return undefined;
   }
 
-  /** Newest first. */
+  /** Newest first, from every shard. */
   async list(state?: 'open' | 'resolved', limit = 100): Promise<IncidentWithUpdates[]> {
-    const source = state === 'open' ? this.keys.openIncidents : this.keys.incidents;
     // Resolved ones are filtered after reading; over-read so a page is full.
-    const ids = await this.redis.zrevrange(source, 0, state === 'resolved' ? limit * 4 - 1 : limit - 1);
-    const pipeline = this.redis.pipeline();
-    for (const id of ids) pipeline.hgetall(this.keys.incident(id)).lrange(this.keys.updates(id), 0, -1);
-    const results = (await pipeline.exec()) ?? [];
+    const wanted = state === 'resolved' ? limit * 4 : limit;
+    const newest = await Promise.all(
+      this.keys.shards.map(async (shard) => {
+        const flat = await this.redis.zrevrange(state === 'open' ? shard.openIncidents : shard.incidents, 0, wanted - 1, 'WITHSCORES');
+        const found: Array<{ id: string; createdAt: number }> = [];
+        for (let i = 0; i < flat.length; i += 2) found.push({ id: flat[i]!, createdAt: Number(flat[i + 1]) });
+        return found;
+      }),
+    );
+    // Ties (the same millisecond) go by id, as one sorted set orders them.
+    const ids = newest
+      .flat()
+      .sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0))
+      .slice(0, wanted)
+      .map((found) => found.id);
+    const read = await this.readMany(ids);
     const incidents: IncidentWithUpdates[] = [];
-    for (let i = 0; i < ids.length; i++) {
-      const h = results[i * 2]?.[1] as Record<string, string> | undefined;
-      const updates = (results[i * 2 + 1]?.[1] as string[] | undefined) ?? [];
+    for (const id of ids) {
+      const { h, updates } = read.get(id) ?? {};
       if (h?.id === undefined) continue;
       const incident = toIncident(h);
       if (state === 'resolved' && isOpen(incident)) continue;
-      incidents.push({ ...incident, updates: readableUpdates(updates) });
+      incidents.push({ ...incident, updates: readableUpdates(updates ?? []) });
       if (incidents.length >= limit) break;
     }
     return incidents;
   }
 
-  /** Broadcasts stored but not finished, oldest first: "incidentId/updateId". */
-  async pendingBroadcasts(olderThan: Date, limit = 500): Promise<Array<{ incidentId: string; updateId: string }>> {
-    const members = await this.redis.zrangebyscore(this.keys.pendingBroadcasts, 0, olderThan.getTime(), 'LIMIT', 0, limit);
+  /** Incidents' hashes and update lists, one pipeline per shard (a Cluster pipeline stays in one slot). */
+  private async readMany(ids: readonly string[]): Promise<Map<string, { h: Record<string, string>; updates: string[] }>> {
+    const byShard = new Map<number, string[]>();
+    for (const id of ids) {
+      const index = this.keys.shardOf(id).index;
+      const list = byShard.get(index);
+      if (list === undefined) byShard.set(index, [id]);
+      else list.push(id);
+    }
+    const read = new Map<string, { h: Record<string, string>; updates: string[] }>();
+    await Promise.all(
+      [...byShard.values()].map(async (shardIds) => {
+        const pipeline = this.redis.pipeline();
+        for (const id of shardIds) pipeline.hgetall(this.keys.incident(id)).lrange(this.keys.updates(id), 0, -1);
+        const results = (await pipeline.exec()) ?? [];
+        for (const [i, id] of shardIds.entries()) {
+          const h = (results[i * 2]?.[1] as Record<string, string> | undefined) ?? {};
+          const updates = (results[i * 2 + 1]?.[1] as string[] | undefined) ?? [];
+          read.set(id, { h, updates });
+        }
+      }),
+    );
+    return read;
+  }
+
+  /** The shards incidents live in (one on a single Redis). */
+  get shards(): readonly ShardKeys[] {
+    return this.keys.shards;
+  }
+
+  /** A shard's broadcasts stored but not finished, oldest first: "incidentId/updateId". */
+  async pendingBroadcasts(shard: ShardKeys, olderThan: Date, limit = 500): Promise<Array<{ incidentId: string; updateId: string }>> {
+    const members = await this.redis.zrangebyscore(shard.pendingBroadcasts, 0, olderThan.getTime(), 'LIMIT', 0, limit);
     return members.map((m) => {
       const [incidentId, updateId] = m.split('/') as [string, string];
       return { incidentId, updateId };
@@ -438,7 +482,7 @@ export class IncidentStore {
   }
 
   async markBroadcastDone(incidentId: string, updateId: string): Promise<void> {
-    await this.redis.zrem(this.keys.pendingBroadcasts, `${incidentId}/${updateId}`);
+    await this.redis.zrem(this.keys.shardOf(incidentId).pendingBroadcasts, `${incidentId}/${updateId}`);
   }
 
   /**

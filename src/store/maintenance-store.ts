@@ -227,12 +227,8 @@ export class MaintenanceStore {
     if (current === null) return null;
     const status = statusAfter(due.kind, current.status);
     const update = this.announcement(due.maintenanceId, due.kind, status, current.message, 'herald', now, windowOf(current));
-    const keys = [
-      this.keys.incident(due.maintenanceId),
-      this.keys.updates(due.maintenanceId),
-      this.keys.pendingBroadcasts,
-      this.keys.maintenanceSchedule,
-    ];
+    const shard = this.keys.shardOf(due.maintenanceId);
+    const keys = [this.keys.incident(due.maintenanceId), this.keys.updates(due.maintenanceId), shard.pendingBroadcasts, shard.maintenanceSchedule];
     const json = (await FIRE.run(this.redis, keys, [due.member, due.version, now.getTime(), JSON.stringify(update), status])) as
       | string
       | null;
@@ -249,21 +245,23 @@ export class MaintenanceStore {
     return maintenance === null ? null : { ...maintenance, updates: updates.map((u) => JSON.parse(u) as IncidentUpdate) };
   }
 
-  /** Newest first, optionally only those in one status. */
+  /** Newest first, from every shard, optionally only those in one status. */
   async list(status?: MaintenanceStatus, limit = 100): Promise<Maintenance[]> {
-    const ids = await this.redis.zrevrange(this.keys.maintenances, 0, -1);
-    const pipeline = this.redis.pipeline();
-    for (const id of ids) pipeline.hgetall(this.keys.incident(id));
-    const results = (await pipeline.exec()) ?? [];
-    const list: Maintenance[] = [];
-    for (const [, h] of results) {
-      const record = h as Record<string, string>;
-      if (record.type !== 'maintenance') continue;
-      const maintenance = toMaintenance(record);
-      if (status === undefined || maintenance.status === status) list.push(maintenance);
-      if (list.length >= limit) break;
-    }
-    return list;
+    const perShard = await Promise.all(
+      this.keys.shards.map(async (shard) => {
+        const ids = await this.redis.zrevrange(shard.maintenances, 0, -1);
+        // One pipeline per shard: a Cluster pipeline stays in one slot.
+        const pipeline = this.redis.pipeline();
+        for (const id of ids) pipeline.hgetall(this.keys.incident(id));
+        const results = (await pipeline.exec()) ?? [];
+        return results.map(([, h]) => h as Record<string, string>).filter((h) => h.type === 'maintenance').map(toMaintenance);
+      }),
+    );
+    return perShard
+      .flat()
+      .filter((maintenance) => status === undefined || maintenance.status === status)
+      .sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt) || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0))
+      .slice(0, limit);
   }
 
   private announcement(
@@ -300,13 +298,8 @@ export class MaintenanceStore {
     fields: Record<string, string | number>,
     members: ReadonlyArray<[string, number]>,
   ): Promise<string | null> {
-    const keys = [
-      this.keys.incident(id),
-      this.keys.updates(id),
-      this.keys.pendingBroadcasts,
-      this.keys.maintenanceSchedule,
-      this.keys.maintenances,
-    ];
+    const shard = this.keys.shardOf(id);
+    const keys = [this.keys.incident(id), this.keys.updates(id), shard.pendingBroadcasts, shard.maintenanceSchedule, shard.maintenances];
     const entries = Object.entries(fields);
     const args: Array<string | number> = [id, expectedState, now.getTime(), update === null ? '' : JSON.stringify(update), entries.length];
     for (const [name, value] of entries) args.push(name, value);

@@ -7,10 +7,13 @@
  * incident's keys (no script reaches a key it was not given). The posting
  * script itself checks the due time again (`expectedDueAt`), so a claim that
  * lost a race with a manual update sends nothing.
+ *
+ * Each shard has its own schedules (on a Cluster, in its own slot): every
+ * claim looks at all of them.
  */
 import type { RedisClient } from '../redis/connection.js';
 import { reminderAt } from '../domain/cadence.js';
-import type { Keys } from './keys.js';
+import type { Keys, ShardKeys } from './keys.js';
 import { RedisScript } from './redis-script.js';
 
 /** How long a claim holds before another process may take it over. */
@@ -53,14 +56,18 @@ export class ScheduleStore {
    * Incidents whose holding statement is due at `now`, claimed for this
    * process: the due ids are read, then each is claimed by a script that
    * names its incident's keys (another process may have claimed it in
-   * between; the script then leaves it).
+   * between; the script then leaves it). At most `limit` per shard.
    */
   async claimHolding(now: Date, limit: number): Promise<DueEntry[]> {
-    const ids = await this.dueIds(this.keys.holdingSchedule, now, limit);
+    return this.inEveryShard((shard) => this.claimHoldingIn(shard, now, limit));
+  }
+
+  private async claimHoldingIn(shard: ShardKeys, now: Date, limit: number): Promise<DueEntry[]> {
+    const ids = await this.dueIds(shard.holdingSchedule, now, limit);
     const leasedUntil = now.getTime() + CLAIM_LEASE_MS;
     const claims = await Promise.all(
       ids.map(async (id) => {
-        const keys = [this.keys.holdingSchedule, this.keys.incident(id)];
+        const keys = [shard.holdingSchedule, this.keys.incident(id)];
         return [id, (await CLAIM_HOLDING.run(this.redis, keys, [id, now.getTime(), leasedUntil])) as string | null] as const;
       }),
     );
@@ -71,10 +78,14 @@ export class ScheduleStore {
    * Commanders to remind at `now`, claimed for this process. When each is
    * reminded is computed here, from the incident's clock as read (the
    * reminder lead is this process's); the claiming script checks that clock
-   * has not moved since.
+   * has not moved since. At most `limit` per shard.
    */
   async claimReminders(now: Date, limit: number): Promise<DueEntry[]> {
-    const ids = await this.dueIds(this.keys.reminderSchedule, now, limit);
+    return this.inEveryShard((shard) => this.claimRemindersIn(shard, now, limit));
+  }
+
+  private async claimRemindersIn(shard: ShardKeys, now: Date, limit: number): Promise<DueEntry[]> {
+    const ids = await this.dueIds(shard.reminderSchedule, now, limit);
     if (ids.length === 0) return [];
     const pipeline = this.redis.pipeline();
     for (const id of ids) pipeline.hmget(this.keys.incident(id), 'nextUpdateDueAt', 'cadenceSeconds');
@@ -84,7 +95,7 @@ export class ScheduleStore {
       ids.map(async (id, i) => {
         const [due, cadence] = (clocks[i]?.[1] as Array<string | null> | undefined) ?? [];
         const remindAt = due && cadence ? reminderAt(Number(due), Number(cadence), this.reminderLeadMs) : null;
-        const keys = [this.keys.reminderSchedule, this.keys.incident(id)];
+        const keys = [shard.reminderSchedule, this.keys.incident(id)];
         const args = [id, now.getTime(), leasedUntil, due ?? '', cadence ?? '', remindAt ?? ''];
         return [id, (await CLAIM_REMINDER.run(this.redis, keys, args)) as string | null] as const;
       }),
@@ -92,14 +103,15 @@ export class ScheduleStore {
     return entries(claims);
   }
 
-  /** Maintenance announcements due at `now`, claimed for this process, in the order they were due. */
+  /** Maintenance announcements due at `now`, claimed for this process, in the order they were due in each shard; at most `limit` per shard. */
   async claimMaintenance(now: Date, limit: number): Promise<string[]> {
     const args = [now.getTime(), now.getTime() + CLAIM_LEASE_MS, limit];
-    return (await CLAIM_ANNOUNCEMENTS.run(this.redis, [this.keys.maintenanceSchedule], args)) as string[];
+    return this.inEveryShard(async (shard) => (await CLAIM_ANNOUNCEMENTS.run(this.redis, [shard.maintenanceSchedule], args)) as string[]);
   }
 
   async markReminded(entry: DueEntry): Promise<void> {
-    const keys = [this.keys.reminderSchedule, this.keys.incident(entry.incidentId), this.keys.cadenceCounts];
+    const shard = this.keys.shardOf(entry.incidentId);
+    const keys = [shard.reminderSchedule, this.keys.incident(entry.incidentId), shard.cadenceCounts];
     await MARK_REMINDED.run(this.redis, keys, [entry.incidentId, entry.dueAt.getTime()]);
   }
 
@@ -108,36 +120,43 @@ export class ScheduleStore {
     return this.redis.zrangebyscore(schedule, '-inf', now.getTime(), 'LIMIT', 0, limit);
   }
 
-  /** Counts a posted holding statement for `/metrics`. */
-  async countHoldingStatement(): Promise<void> {
-    await this.redis.hincrby(this.keys.cadenceCounts, 'holding', 1);
+  /** What `each` answers for every shard, side by side, one list. */
+  private async inEveryShard<T>(each: (shard: ShardKeys) => Promise<T[]>): Promise<T[]> {
+    return (await Promise.all(this.keys.shards.map(each))).flat();
   }
 
-  /** The cadence's counts and the longest current silence, as of `now`. */
+  /** Counts a posted holding statement of an incident for `/metrics` (in its shard). */
+  async countHoldingStatement(incidentId: string): Promise<void> {
+    await this.redis.hincrby(this.keys.shardOf(incidentId).cadenceCounts, 'holding', 1);
+  }
+
+  /** The cadence's counts (added up over the shards) and the longest current silence, as of `now`. */
   async snapshot(now: Date): Promise<CadenceSnapshot> {
-    const [[holding, reminders], [open, oldest]] = await Promise.all([
-      this.redis.hmget(this.keys.cadenceCounts, 'holding', 'reminder'),
-      this.oldestBroadcast(),
+    const [counts, silences] = await Promise.all([
+      Promise.all(this.keys.shards.map((shard) => this.redis.hmget(shard.cadenceCounts, 'holding', 'reminder'))),
+      Promise.all(this.keys.shards.map((shard) => this.oldestBroadcast(shard))),
     ]);
+    const oldest = silences.map(([, o]) => o).filter((o): o is number => o !== undefined);
     return {
-      holdingStatements: Number(holding ?? 0),
-      reminders: Number(reminders ?? 0),
-      openIncidents: open,
-      longestSilenceMs: oldest === undefined ? 0 : Math.max(0, now.getTime() - oldest),
+      holdingStatements: counts.reduce((sum, [holding]) => sum + Number(holding ?? 0), 0),
+      reminders: counts.reduce((sum, [, reminders]) => sum + Number(reminders ?? 0), 0),
+      openIncidents: silences.reduce((sum, [open]) => sum + open, 0),
+      longestSilenceMs: oldest.length === 0 ? 0 : Math.max(0, now.getTime() - Math.min(...oldest)),
     };
   }
 
   /**
-   * How many incidents are open, and the oldest last broadcast (ms) of them.
-   * One field of each open incident: the holding schedule's scores are due
-   * times (last broadcast + that incident's cadence, or a lease), so the
-   * silence cannot be read off them without each cadence anyway. Open
-   * incidents are few — each one is a live outage — so a scrape costs two
-   * round trips and one hash read per open incident, never a walk through
-   * any incident's updates. Nothing here needs one moment of all of them.
+   * How many of a shard's incidents are open, and the oldest last broadcast
+   * (ms) of them. One field of each open incident: the holding schedule's
+   * scores are due times (last broadcast + that incident's cadence, or a
+   * lease), so the silence cannot be read off them without each cadence
+   * anyway. Open incidents are few — each one is a live outage — so a scrape
+   * costs two round trips per shard and one hash read per open incident,
+   * never a walk through any incident's updates. Nothing here needs one
+   * moment of all of them.
    */
-  private async oldestBroadcast(): Promise<[open: number, oldest: number | undefined]> {
-    const ids = await this.redis.zrange(this.keys.openIncidents, 0, -1);
+  private async oldestBroadcast(shard: ShardKeys): Promise<[open: number, oldest: number | undefined]> {
+    const ids = await this.redis.zrange(shard.openIncidents, 0, -1);
     if (ids.length === 0) return [0, undefined];
     const pipeline = this.redis.pipeline();
     for (const id of ids) pipeline.hmget(this.keys.incident(id), 'status', 'lastBroadcastAt');
@@ -153,15 +172,17 @@ export class ScheduleStore {
     return [open, oldest];
   }
 
-  /** The earliest time anything on the schedules is due (ms), or undefined when they are empty. */
+  /** The earliest time anything on any shard's schedules is due (ms), or undefined when they are empty. */
   async earliest(): Promise<number | undefined> {
-    const results = (await this.redis
-      .multi()
-      .zrange(this.keys.holdingSchedule, 0, 0, 'WITHSCORES')
-      .zrange(this.keys.reminderSchedule, 0, 0, 'WITHSCORES')
-      .zrange(this.keys.maintenanceSchedule, 0, 0, 'WITHSCORES')
-      .exec()) as Array<[unknown, string[]]>;
-    const scores = results.map(([, first]) => first[1]).filter((s): s is string => s !== undefined).map(Number);
+    const scores = await this.inEveryShard(async (shard) => {
+      const results = (await this.redis
+        .multi()
+        .zrange(shard.holdingSchedule, 0, 0, 'WITHSCORES')
+        .zrange(shard.reminderSchedule, 0, 0, 'WITHSCORES')
+        .zrange(shard.maintenanceSchedule, 0, 0, 'WITHSCORES')
+        .exec()) as Array<[unknown, string[]]>;
+      return results.map(([, first]) => first[1]).filter((score): score is string => score !== undefined).map(Number);
+    });
     return scores.length === 0 ? undefined : Math.min(...scores);
   }
 }

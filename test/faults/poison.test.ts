@@ -255,7 +255,7 @@ describe('given an update record Herald cannot decode, between an opening and a 
     workers = await startHerald({ config: stack.config, roles: new Set(['workers']), logger: createLogger(stack.config.logLevel) });
 
     await stack.hooks.waitFor({ path: target.path, count: 1 }, WAIT_MS);
-    const retentionKey = keysFor(stack.config.prefix).deliveryRetention;
+    const retentionKey = keysFor(stack.config.prefix).shards[0]!.deliveryRetention;
     const expiresAt = await eventually(async () => (await redis.zscore(retentionKey, incidentId)) ?? undefined, WAIT_MS, 'the incident scheduled for retention');
     // The resolution itself cannot be read: its records go the retention after the incident last changed.
     const incident = (await stack.api('GET', `/v1/incidents/${incidentId}`)).json() as { status: string; updatedAt: string };

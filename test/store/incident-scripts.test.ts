@@ -32,9 +32,9 @@ async function openIncident(fields: Record<string, string | number> = {}): Promi
     ...fields,
   });
   await h.redis.rpush(h.keys.updates(id), JSON.stringify({ id: `upd_open_${id}`, seq: 1, kind: 'opened', message: 'Card payments fail.' }));
-  await h.redis.zadd(h.keys.openIncidents, NOW - 60_000, id);
-  await h.redis.zadd(h.keys.holdingSchedule, NOW - 60_000 + 1_800_000, id);
-  await h.redis.zadd(h.keys.reminderSchedule, NOW - 60_000 + 1_500_000, id);
+  await h.redis.zadd(h.keys.shards[0]!.openIncidents, NOW - 60_000, id);
+  await h.redis.zadd(h.keys.shards[0]!.holdingSchedule, NOW - 60_000 + 1_800_000, id);
+  await h.redis.zadd(h.keys.shards[0]!.reminderSchedule, NOW - 60_000 + 1_500_000, id);
   return id;
 }
 
@@ -43,10 +43,10 @@ async function stateOf(id: string) {
   return {
     incident: await h.redis.hgetall(h.keys.incident(id)),
     updates: await h.redis.lrange(h.keys.updates(id), 0, -1),
-    open: await h.redis.zscore(h.keys.openIncidents, id),
-    holding: await h.redis.zscore(h.keys.holdingSchedule, id),
-    reminder: await h.redis.zscore(h.keys.reminderSchedule, id),
-    pending: await h.redis.zrangebyscore(h.keys.pendingBroadcasts, '-inf', '+inf'),
+    open: await h.redis.zscore(h.keys.shards[0]!.openIncidents, id),
+    holding: await h.redis.zscore(h.keys.shards[0]!.holdingSchedule, id),
+    reminder: await h.redis.zscore(h.keys.shards[0]!.reminderSchedule, id),
+    pending: await h.redis.zrangebyscore(h.keys.shards[0]!.pendingBroadcasts, '-inf', '+inf'),
   };
 }
 
@@ -54,10 +54,10 @@ describe('post-incident-update', () => {
   const keysOf = (id: string) => [
     h.keys.incident(id),
     h.keys.updates(id),
-    h.keys.openIncidents,
-    h.keys.pendingBroadcasts,
-    h.keys.holdingSchedule,
-    h.keys.reminderSchedule,
+    h.keys.shards[0]!.openIncidents,
+    h.keys.shards[0]!.pendingBroadcasts,
+    h.keys.shards[0]!.holdingSchedule,
+    h.keys.shards[0]!.reminderSchedule,
   ];
   const DUE = NOW + 1_800_000;
   const REMIND = NOW + 1_500_000;
@@ -104,7 +104,7 @@ describe('post-incident-update', () => {
     expect(after.updates[1]).toBe(json);
     expect(after.holding).toBe(String(DUE));
     expect(after.reminder).toBe(String(REMIND));
-    expect(await h.redis.zscore(h.keys.pendingBroadcasts, `${id}/upd_2`)).toBe(String(NOW));
+    expect(await h.redis.zscore(h.keys.shards[0]!.pendingBroadcasts, `${id}/upd_2`)).toBe(String(NOW));
   });
 
   it('keeps the status when none is given, and numbers each update once more', async () => {
@@ -170,7 +170,7 @@ describe('post-incident-update', () => {
 });
 
 describe('patch-incident', () => {
-  const keysOf = (id: string) => [h.keys.incident(id), h.keys.holdingSchedule, h.keys.reminderSchedule];
+  const keysOf = (id: string) => [h.keys.incident(id), h.keys.shards[0]!.holdingSchedule, h.keys.shards[0]!.reminderSchedule];
   const LAST = String(NOW - 60_000);
 
   it('changes title and components alone without touching the clock', async () => {

@@ -77,8 +77,8 @@ describe('given an incident whose cadence is changed while an update is being po
     expect(after.updates.map((u) => u.seq)).toEqual([1, 2]);
     expect(after.cadenceSeconds).toBe(60);
     expect(Date.parse(after.nextUpdateDueAt!)).toBe(posted.getTime() + 60_000);
-    expect(await redis.zscore(keys.holdingSchedule, incident.id)).toBe(String(posted.getTime() + 60_000));
-    expect(await redis.zscore(keys.reminderSchedule, incident.id)).toBe(String(posted.getTime() + 30_000));
+    expect(await redis.zscore(keys.shards[0]!.holdingSchedule, incident.id)).toBe(String(posted.getTime() + 60_000));
+    expect(await redis.zscore(keys.shards[0]!.reminderSchedule, incident.id)).toBe(String(posted.getTime() + 30_000));
   });
 });
 
@@ -90,7 +90,7 @@ describe('given a process that knows an incident\'s cadence, and another process
     const posted = new Date(opened.getTime() + 1000);
     await incidents.postUpdate(incident.id, { message: 'Found it.', kind: 'update', author: 'dana-token' }, posted);
     expect(await redis.hget(keys.incident(incident.id), 'nextUpdateDueAt')).toBe(String(posted.getTime() + 120_000));
-    expect(await redis.zscore(keys.reminderSchedule, incident.id)).toBe(String(posted.getTime() + 60_000));
+    expect(await redis.zscore(keys.shards[0]!.reminderSchedule, incident.id)).toBe(String(posted.getTime() + 60_000));
   });
 });
 

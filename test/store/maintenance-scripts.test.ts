@@ -12,11 +12,11 @@ const HOUR = 3_600_000;
 
 let seq = 0;
 const newId = () => `mnt_${++seq}_${Math.random().toString(36).slice(2)}`;
-const keysOf = (id: string) => [h.keys.incident(id), h.keys.updates(id), h.keys.pendingBroadcasts, h.keys.maintenanceSchedule, h.keys.maintenances];
+const keysOf = (id: string) => [h.keys.incident(id), h.keys.updates(id), h.keys.shards[0]!.pendingBroadcasts, h.keys.shards[0]!.maintenanceSchedule, h.keys.shards[0]!.maintenances];
 const announcement = (id: string, kind: string, updateId = `upd_${Math.random().toString(36).slice(2)}`) =>
   JSON.stringify({ id: updateId, incidentId: id, kind, status: 'scheduled', message: 'Writes pause.', author: 'ops', postedAt: new Date(NOW).toISOString() });
 const member = (id: string, version: number, kind: string, at: number) => `${id}|${version}|${kind}|${at}`;
-const scheduled = async (id: string) => (await h.redis.zrange(h.keys.maintenanceSchedule, 0, -1)).filter((m) => m.startsWith(`${id}|`));
+const scheduled = async (id: string) => (await h.redis.zrange(h.keys.shards[0]!.maintenanceSchedule, 0, -1)).filter((m) => m.startsWith(`${id}|`));
 
 /** ARGV of apply-maintenance-change. */
 function applyArgs(id: string, expected: string, update: string, fields: Record<string, string | number>, members: Array<[string, number]>) {
@@ -53,10 +53,10 @@ describe('apply-maintenance-change', () => {
       lastBroadcastAt: String(NOW),
       events: member(id, 1, 'maintenance-started', NOW + HOUR),
     });
-    expect(await h.redis.zscore(h.keys.maintenances, id)).toBe(String(NOW));
-    expect(await h.redis.zscore(h.keys.maintenanceSchedule, member(id, 1, 'maintenance-started', NOW + HOUR))).toBe(String(NOW + HOUR));
+    expect(await h.redis.zscore(h.keys.shards[0]!.maintenances, id)).toBe(String(NOW));
+    expect(await h.redis.zscore(h.keys.shards[0]!.maintenanceSchedule, member(id, 1, 'maintenance-started', NOW + HOUR))).toBe(String(NOW + HOUR));
     expect(await h.redis.lrange(h.keys.updates(id), 0, -1)).toEqual([reply]);
-    expect(await h.redis.zscore(h.keys.pendingBroadcasts, `${id}/upd_first`)).toBe(String(NOW));
+    expect(await h.redis.zscore(h.keys.shards[0]!.pendingBroadcasts, `${id}/upd_first`)).toBe(String(NOW));
   });
 
   it('creating again is EXISTS, and nothing changes', async () => {
@@ -113,7 +113,7 @@ describe('fire-maintenance-announcement', () => {
     const update = JSON.parse(json) as { id: string; seq: number };
     expect(update.seq).toBe(2);
     expect(await h.redis.hmget(h.keys.incident(id), 'status', 'updatedAt', 'lastBroadcastAt')).toEqual(['in_progress', String(NOW + HOUR), String(NOW + HOUR)]);
-    expect(await h.redis.zscore(h.keys.pendingBroadcasts, `${id}/${update.id}`)).toBe(String(NOW + HOUR));
+    expect(await h.redis.zscore(h.keys.shards[0]!.pendingBroadcasts, `${id}/${update.id}`)).toBe(String(NOW + HOUR));
     expect(await scheduled(id)).toEqual([member(id, 1, 'maintenance-completed', NOW + 2 * HOUR)]);
 
     expect(await h.run('fire-maintenance-announcement', fireKeys(id), fireArgs(id, started, '1', 'in_progress'))).toBeNull();
@@ -126,12 +126,12 @@ describe('fire-maintenance-announcement', () => {
     const started = member(id, 1, 'maintenance-started', NOW + HOUR);
     await h.redis.hset(h.keys.incident(id), 'version', 2);
     expect(await h.run('fire-maintenance-announcement', fireKeys(id), fireArgs(id, started, '1', 'in_progress'))).toBeNull();
-    expect(await h.redis.zscore(h.keys.maintenanceSchedule, started)).toBeNull();
+    expect(await h.redis.zscore(h.keys.shards[0]!.maintenanceSchedule, started)).toBeNull();
 
     const completed = member(id, 1, 'maintenance-completed', NOW + 2 * HOUR);
     await h.redis.hset(h.keys.incident(id), 'version', 1, 'status', 'cancelled');
     expect(await h.run('fire-maintenance-announcement', fireKeys(id), fireArgs(id, completed, '1', 'completed'))).toBeNull();
-    expect(await h.redis.zscore(h.keys.maintenanceSchedule, completed)).toBeNull();
+    expect(await h.redis.zscore(h.keys.shards[0]!.maintenanceSchedule, completed)).toBeNull();
     expect(await h.redis.hget(h.keys.incident(id), 'status')).toBe('cancelled');
     expect(await h.redis.llen(h.keys.updates(id))).toBe(1);
   });

@@ -41,7 +41,7 @@ describe('given a maintenance whose announcement fires between a change\'s read 
             const hash = await target.hgetall(key);
             if (armed) {
               armed = false;
-              const members = await target.zrange(keys.maintenanceSchedule, 0, -1);
+              const members = await target.zrange(keys.shards[0]!.maintenanceSchedule, 0, -1);
               const due = parseMember(members.find((m) => m.startsWith(`${id}|`) && m.includes(`|${kind}|`))!)!;
               expect(await scheduler.fire(due, at)).not.toBeNull();
             }
@@ -85,7 +85,7 @@ describe('given a maintenance whose announcement fires between a change\'s read 
   it('a cancel decided while it was in progress is refused once it has completed, and nothing is announced', async () => {
     const now = new Date();
     const maintenance = await scheduled(now);
-    const started = parseMember((await redis.zrange(keys.maintenanceSchedule, 0, -1)).find((m) => m.startsWith(`${maintenance.id}|`) && m.includes('|maintenance-started|'))!)!;
+    const started = parseMember((await redis.zrange(keys.shards[0]!.maintenanceSchedule, 0, -1)).find((m) => m.startsWith(`${maintenance.id}|`) && m.includes('|maintenance-started|'))!)!;
     await scheduler.fire(started, new Date(now.getTime() + HOUR));
     const store = racedBy(maintenance.id, 'maintenance-completed', new Date(now.getTime() + 2 * HOUR));
     await expect(store.cancel(maintenance.id, 'ops', new Date(now.getTime() + HOUR + 1000))).rejects.toBeInstanceOf(MaintenanceFinishedError);
