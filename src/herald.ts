@@ -24,11 +24,11 @@ import { AudienceStore } from './store/audience-store.js';
 import { DeliveryStore } from './store/delivery-store.js';
 import { IdempotencyStore } from './store/idempotency-store.js';
 import { IncidentStore } from './store/incident-store.js';
-import { keysFor } from './store/keys.js';
+import { keysFor, settledShardCount } from './store/keys.js';
 import { MaintenanceStore } from './store/maintenance-store.js';
 import { ScheduleStore } from './store/schedule-store.js';
-import { startBroadcastWorker } from '../workers/broadcast-worker.js';
-import { startDeliveryWorker } from '../workers/delivery-worker.js';
+import { startBroadcastWorkers } from '../workers/broadcast-worker.js';
+import { startDeliveryWorkers } from '../workers/delivery-worker.js';
 import { handleFailedJobs } from '../workers/failures.js';
 
 export type Role = 'api' | 'workers';
@@ -79,7 +79,6 @@ function describeChannels(config: Readonly<Config>): Record<string, string> {
 
 export async function startHerald(options: HeraldOptions): Promise<RunningHerald> {
   const { config, roles, logger } = options;
-  const keys = keysFor(config.prefix);
   const renderer = await Renderer.load({ ...(config.templatesDir !== undefined && { overrideDir: config.templatesDir }) });
   if (renderer.overridden.length > 0) logger.info({ templates: renderer.overridden }, 'using templates from HERALD_TEMPLATES_DIR');
   if (renderer.unusedOverrides.length > 0) {
@@ -114,12 +113,14 @@ export async function startHerald(options: HeraldOptions): Promise<RunningHerald
     // a workers-only process's connection waits and retries instead.
     const redis = await connectRedis(target, serving ? 'api' : 'worker', `herald-${[...roles].join('+')}`);
     cleanups.push(() => closeRedis(redis));
+    // On a Cluster, incidents and queues spread over hash-tag shards, as many as the first process chose.
+    const keys = keysFor(config.prefix, config.redis.kind === 'cluster' ? await settledShardCount(redis, config.prefix, config.clusterShards) : 1);
 
     const storeOptions = { reminderLeadSeconds: config.reminderLeadSeconds };
     const incidents = new IncidentStore(redis, keys, storeOptions);
     const audiences = new AudienceStore(redis, keys);
     const deliveries = new DeliveryStore(redis, keys);
-    const queues = new HeraldQueues(redis, config.prefix, config.jobRetry);
+    const queues = new HeraldQueues(redis, keys, config.jobRetry);
     cleanups.push(() => queues.close());
     const unsubscribeTokens = new UnsubscribeTokens(await signingSecret(config, redis, keys.signingSecret));
 
@@ -135,7 +136,7 @@ export async function startHerald(options: HeraldOptions): Promise<RunningHerald
         audiences: new AudienceStore(workerRedis, keys),
         deliveries: new DeliveryStore(workerRedis, keys),
       };
-      const workerQueues = new HeraldQueues(workerRedis, config.prefix, config.jobRetry);
+      const workerQueues = new HeraldQueues(workerRedis, keys, config.jobRetry);
       cleanups.push(() => workerQueues.close());
       channels = await createChannels(config);
       const openChannels = channels;
@@ -168,9 +169,9 @@ export async function startHerald(options: HeraldOptions): Promise<RunningHerald
         retryOverride: config.retryOverride,
         onDead: (record) => commander.deliveryFailed(record),
       });
-      const workerOptions = { connection: workerRedis, prefix: config.prefix, lockDuration: config.jobLockMs };
-      workers.push(startBroadcastWorker(broadcaster, workerQueues, workerOptions));
-      for (const channel of config.enabledChannels) workers.push(startDeliveryWorker(channel, deliverer, workerOptions));
+      const workerOptions = { connection: workerRedis, queuePrefixes: keys.shards.map((s) => s.queuePrefix), lockDuration: config.jobLockMs };
+      workers.push(...startBroadcastWorkers(broadcaster, workerQueues, workerOptions));
+      for (const channel of config.enabledChannels) workers.push(...startDeliveryWorkers(channel, deliverer, workerOptions));
       handleFailedJobs(workers, { broadcaster, deliverer, commander, queues: workerQueues, logger });
       for (const worker of workers) {
         worker.on('error', (error) => logger.warn({ queue: worker.name, err: error.message }, 'worker error'));
@@ -207,6 +208,7 @@ export async function startHerald(options: HeraldOptions): Promise<RunningHerald
       app = await buildApp({
         config,
         redis,
+        keys,
         incidents,
         maintenances: new MaintenanceStore(redis, keys),
         audiences,

@@ -138,6 +138,7 @@ async function main(): Promise<void> {
   } catch (error) {
     if (error instanceof TemplateError) fail(`template: ${oneLine(error.message)}`);
     if (error instanceof RedisUnavailableError) fail(error.message);
+    if (error instanceof ConfigError) fail(`configuration: ${error.message}`);
     if (error instanceof Error && /listen|EADDRINUSE|EACCES/.test(error.message)) fail(`cannot listen: ${error.message}`);
     throw error;
   }

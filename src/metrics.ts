@@ -52,7 +52,8 @@ export class Metrics {
         await Promise.all(
           queues.all().map(async (queue) => {
             const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'failed');
-            for (const [state, n] of Object.entries(counts)) this.set({ queue: queue.name, state }, n);
+            // A queue of each name in every shard: one series per name, added up.
+            for (const [state, n] of Object.entries(counts)) this.inc({ queue: queue.name, state }, n);
           }),
         );
       },

@@ -1,5 +1,6 @@
 /**
- * The broadcast worker: turns each stored update into per-channel delivery jobs.
+ * The broadcast workers, one per shard: turn each stored update into
+ * per-channel delivery jobs.
  */
 import { DelayedError, Worker, type Job } from 'bullmq';
 import { PredecessorPendingError, type Broadcaster } from '../src/pipeline/broadcast.js';
@@ -15,15 +16,15 @@ const CONCURRENCY = 4;
  */
 const PREDECESSOR_WAIT_MS = 500;
 
-export function startBroadcastWorker(
+export function startBroadcastWorkers(
   broadcaster: Broadcaster,
   queues: HeraldQueues,
   options: HeraldWorkerOptions,
-): Worker<BroadcastJob> {
+): Array<Worker<BroadcastJob>> {
   const process = async (job: Job<BroadcastJob>, token?: string) => {
     try {
       const result = await broadcaster.run(job.data);
-      if (result.nextUpdateId !== undefined) await queues.wakeBroadcast(result.nextUpdateId);
+      if (result.nextUpdateId !== undefined) await queues.wakeBroadcast(job.data.incidentId, result.nextUpdateId);
       return result;
     } catch (error) {
       if (error instanceof PredecessorPendingError && token !== undefined) {
@@ -33,5 +34,5 @@ export function startBroadcastWorker(
       throw error;
     }
   };
-  return new Worker<BroadcastJob>(BROADCAST_QUEUE, process, workerOptions(options, CONCURRENCY));
+  return options.queuePrefixes.map((prefix) => new Worker<BroadcastJob>(BROADCAST_QUEUE, process, workerOptions(options, prefix, CONCURRENCY)));
 }

@@ -30,21 +30,28 @@ export const DELIVERY_CONCURRENCY: Record<ChannelName, number> = {
  */
 const LIMITER = { max: 1_000_000, duration: 1_000 };
 
-export function startDeliveryWorker(
+/**
+ * A channel's workers, one per shard. A pause for the whole channel (a
+ * provider's rate limit) stops every shard's queue of it.
+ */
+export function startDeliveryWorkers(
   channel: ChannelName,
   deliverer: Deliverer,
   options: HeraldWorkerOptions,
-): Worker<DeliveryJob> {
+): Array<Worker<DeliveryJob>> {
   const process = async (job: Job<DeliveryJob>) => {
     const summary = await deliverer.run(job.data, job.id ?? job.name);
     // The job itself is done: its held-back deliveries are queued again for when the pause ends.
     const pauseMs = (summary.channelPausedUntil ?? 0) - Date.now();
-    if (pauseMs > 0) await worker.rateLimit(pauseMs);
+    if (pauseMs > 0) await Promise.all(workers.map((worker) => worker.rateLimit(pauseMs)));
     return summary;
   };
-  const worker: Worker<DeliveryJob> = new Worker<DeliveryJob>(deliveryQueueName(channel), process, {
-    ...workerOptions(options, DELIVERY_CONCURRENCY[channel]),
-    limiter: LIMITER,
-  });
-  return worker;
+  const workers: Array<Worker<DeliveryJob>> = options.queuePrefixes.map(
+    (prefix) =>
+      new Worker<DeliveryJob>(deliveryQueueName(channel), process, {
+        ...workerOptions(options, prefix, DELIVERY_CONCURRENCY[channel]),
+        limiter: LIMITER,
+      }),
+  );
+  return workers;
 }

@@ -55,7 +55,7 @@ async function giveUp(queue: string, data: BroadcastJob | DeliveryJob, reason: s
   const { broadcaster, deliverer, commander, queues, logger } = deps;
   if (queue === BROADCAST_QUEUE) {
     const { nextUpdateId } = await broadcaster.giveUp(data, reason);
-    if (nextUpdateId !== undefined) await queues.wakeBroadcast(nextUpdateId);
+    if (nextUpdateId !== undefined) await queues.wakeBroadcast(data.incidentId, nextUpdateId);
     await commander.broadcastFailed(data.incidentId, data.updateId, reason, attempts);
     return;
   }

@@ -1,12 +1,13 @@
 /**
- * What every Herald worker shares: where Redis is, the key prefix, and how
- * a crashed worker's jobs are taken over.
+ * What every Herald worker shares: where Redis is, where each shard's queues
+ * are, and how a crashed worker's jobs are taken over.
  */
 import type { ConnectionOptions, WorkerOptions } from 'bullmq';
 
 export interface HeraldWorkerOptions {
   connection: ConnectionOptions;
-  prefix: string;
+  /** The BullMQ prefix of each shard's queues: each queue has a worker per shard. */
+  queuePrefixes: readonly string[];
   /**
    * How long a job stays locked to its worker without renewal; a killed
    * worker's jobs go back to the queue about this long after it died.
@@ -22,11 +23,12 @@ export interface HeraldWorkerOptions {
  */
 const MAX_STALLED_COUNT = 10;
 
-export function workerOptions(options: HeraldWorkerOptions, concurrency: number): WorkerOptions {
+/** The options of the worker of one shard's queue. */
+export function workerOptions(options: HeraldWorkerOptions, prefix: string, concurrency: number): WorkerOptions {
   const lockDuration = options.lockDuration ?? 30_000;
   return {
     connection: options.connection,
-    prefix: options.prefix,
+    prefix,
     concurrency,
     lockDuration,
     // Look for stalled jobs twice per lock period, so a takeover comes within about one.

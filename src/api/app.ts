@@ -11,23 +11,26 @@ import Fastify, {
   type FastifyReply,
   type FastifyRequest,
 } from 'fastify';
-import type { RedisClient } from '../redis/connection.js';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { UnsubscribeTokens } from '../domain/unsubscribe-token.js';
 import type { Metrics } from '../metrics.js';
 import type { HeraldQueues } from '../queue/queues.js';
+import type { RedisClient } from '../redis/connection.js';
+import { ReplicaWaiter } from '../redis/replica-wait.js';
 import type { Renderer } from '../render/renderer.js';
 import type { AudienceStore } from '../store/audience-store.js';
 import type { DeliveryStore } from '../store/delivery-store.js';
 import type { IdempotencyStore } from '../store/idempotency-store.js';
 import type { IncidentStore } from '../store/incident-store.js';
+import type { Keys } from '../store/keys.js';
 import type { MaintenanceStore } from '../store/maintenance-store.js';
 import { registerAuth } from './auth.js';
 import { AUDIENCE_BODY_LIMIT_BYTES, boundApiBodies, boundPublicBodies, parseNoBodies } from './body-limits.js';
 import { registerErrorHandling } from './errors.js';
 import { registerIdempotency } from './idempotency.js';
 import { limitPerAddress, limitPerToken } from './rate-limits.js';
+import { acknowledgeOnceReplicated } from './replication.js';
 import { audienceRoutes } from './routes/audiences.js';
 import { incidentRoutes } from './routes/incidents.js';
 import { maintenanceRoutes } from './routes/maintenances.js';
@@ -39,6 +42,7 @@ import { registerValidation } from './validation.js';
 export interface ApiDeps {
   config: Readonly<Config>;
   redis: RedisClient;
+  keys: Keys;
   incidents: IncidentStore;
   maintenances: MaintenanceStore;
   audiences: AudienceStore;
@@ -94,6 +98,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   });
   registerAuth(app, deps.config.apiTokens);
   registerIdempotency(app, deps.idempotency);
+  acknowledgeOnceReplicated(app, new ReplicaWaiter(deps.redis, deps.config.replicaWait));
 
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';

@@ -4,6 +4,7 @@
  */
 import { Queue, type JobsOptions } from 'bullmq';
 import type { RedisClient } from '../redis/connection.js';
+import type { Keys } from '../store/keys.js';
 import type { Logger } from 'pino';
 import { CHANNEL_NAMES, type ChannelName } from '../channels/channel.js';
 import type { DeliveryScheduler, ScheduledDelivery } from '../pipeline/deliver.js';
@@ -46,28 +47,53 @@ export function jobOptions(retry: JobRetry = { maxAttempts: 10, baseDelayMs: 100
 /** How long a job that ran out of tries while Redis was away rests before it is queued again. */
 const REQUEUE_DELAY_MS = 5 * 60_000;
 
-export class HeraldQueues implements DeliveryScheduler {
-  readonly broadcast: Queue<BroadcastJob>;
-  readonly delivery: Record<ChannelName, Queue<DeliveryJob>>;
+/** One shard's queues: its broadcasts and a queue per channel. */
+export interface ShardQueues {
+  broadcast: Queue<BroadcastJob>;
+  delivery: Record<ChannelName, Queue<DeliveryJob>>;
+}
 
-  constructor(connection: RedisClient, prefix: string, retry?: JobRetry) {
-    // Herald reads no queue events (no QueueEvents): BullMQ's stream of them
-    // is kept short instead of its default 10,000 entries per queue.
-    const options = { connection, prefix, defaultJobOptions: jobOptions(retry), streams: { events: { maxLen: EVENTS_KEPT } } };
-    this.broadcast = new Queue<BroadcastJob>(BROADCAST_QUEUE, options);
-    this.delivery = Object.fromEntries(
-      CHANNEL_NAMES.map((c) => [c, new Queue<DeliveryJob>(deliveryQueueName(c), options)]),
-    ) as Record<ChannelName, Queue<DeliveryJob>>;
+/**
+ * Herald's queues in every shard (one on a single Redis). A job goes to the
+ * shard of its incident, so that on a Cluster the queue and the incident's
+ * keys share a slot and a master, and the shards' work spreads over all of
+ * them.
+ */
+export class HeraldQueues implements DeliveryScheduler {
+  readonly shards: readonly ShardQueues[];
+
+  constructor(
+    connection: RedisClient,
+    private readonly keys: Keys,
+    retry?: JobRetry,
+  ) {
+    this.shards = keys.shards.map((shard) => {
+      // Herald reads no queue events (no QueueEvents): BullMQ's stream of them
+      // is kept short instead of its default 10,000 entries per queue.
+      const options = { connection, prefix: shard.queuePrefix, defaultJobOptions: jobOptions(retry), streams: { events: { maxLen: EVENTS_KEPT } } };
+      return {
+        broadcast: new Queue<BroadcastJob>(BROADCAST_QUEUE, options),
+        delivery: Object.fromEntries(CHANNEL_NAMES.map((c) => [c, new Queue<DeliveryJob>(deliveryQueueName(c), options)])) as Record<
+          ChannelName,
+          Queue<DeliveryJob>
+        >,
+      };
+    });
+  }
+
+  /** The queues of the shard an incident (or maintenance) lives in. */
+  of(incidentId: string): ShardQueues {
+    return this.shards[this.keys.shardOf(incidentId).index]!;
   }
 
   /** Queues the broadcast of a stored update; its id de-duplicates. */
   async enqueueBroadcast(job: BroadcastJob): Promise<void> {
-    await this.broadcast.add('broadcast', job, { jobId: job.updateId });
+    await this.of(job.incidentId).broadcast.add('broadcast', job, { jobId: job.updateId });
   }
 
   /** Runs a broadcast now if it is waiting for its predecessor's fan-out. */
-  async wakeBroadcast(updateId: string): Promise<void> {
-    const job = await this.broadcast.getJob(updateId);
+  async wakeBroadcast(incidentId: string, updateId: string): Promise<void> {
+    const job = await this.of(incidentId).broadcast.getJob(updateId);
     if (job !== undefined && (await job.isDelayed())) {
       await job.promote().catch(() => {
         // Already picked up by another worker in between: nothing to wake.
@@ -76,17 +102,18 @@ export class HeraldQueues implements DeliveryScheduler {
   }
 
   async schedule(jobs: readonly ScheduledDelivery[]): Promise<void> {
-    const byChannel = new Map<ChannelName, ScheduledDelivery[]>();
+    const byQueue = new Map<Queue<DeliveryJob>, ScheduledDelivery[]>();
     for (const job of jobs) {
-      const list = byChannel.get(job.data.channel);
-      if (list === undefined) byChannel.set(job.data.channel, [job]);
+      const queue = this.of(job.data.incidentId).delivery[job.data.channel];
+      const list = byQueue.get(queue);
+      if (list === undefined) byQueue.set(queue, [job]);
       else list.push(job);
     }
     await Promise.all(
-      [...byChannel].map(([channel, list]) =>
-        this.delivery[channel].addBulk(
+      [...byQueue].map(([queue, list]) =>
+        queue.addBulk(
           list.map((j) => ({
-            name: channel,
+            name: j.data.channel,
             data: j.data,
             opts: { jobId: j.jobId, ...(j.delayMs !== undefined && j.delayMs > 0 && { delay: j.delayMs }) },
           })),
@@ -97,7 +124,8 @@ export class HeraldQueues implements DeliveryScheduler {
 
   /** Queues a job's data again under a fresh id, after a pause, once all its attempts failed while Redis was away. */
   async requeue(queueName: string, data: BroadcastJob | DeliveryJob, jobId: string, logger: Logger): Promise<void> {
-    const queue = this.all().find((q) => q.name === queueName);
+    const shard = this.of(data.incidentId);
+    const queue: Queue | undefined = [shard.broadcast as Queue, ...Object.values(shard.delivery)].find((q) => q.name === queueName);
     if (queue === undefined) return;
     const again = `${jobId}.again.${Date.now()}`;
     try {
@@ -108,8 +136,9 @@ export class HeraldQueues implements DeliveryScheduler {
     }
   }
 
+  /** Every queue of every shard. */
   all(): Queue[] {
-    return [this.broadcast, ...Object.values(this.delivery)];
+    return this.shards.flatMap((shard) => [shard.broadcast, ...Object.values(shard.delivery)]);
   }
 
   async close(): Promise<void> {

@@ -14,6 +14,8 @@
  */
 import slotOf from 'cluster-key-slot';
 import type { ChannelName } from '../channels/channel.js';
+import { ConfigError } from '../config.js';
+import type { RedisClient } from '../redis/connection.js';
 
 /** The slots of a Redis Cluster (`CLUSTER KEYSLOT` answers 0 … 16383). */
 const CLUSTER_SLOTS = 16_384;
@@ -168,4 +170,23 @@ export function keysFor(prefix: string, shards = 1): Keys {
     deadAlert: (updateId) => k('alerted', updateId),
     deliveryCounts: k('metrics', 'deliveries'),
   };
+}
+
+/**
+ * How many shards this deployment's keys are in on a Cluster: `wanted` when
+ * this is the first process to write there, else what the first one chose
+ * (recorded under `<prefix>:shards`). A different number would look for
+ * incidents in the wrong shards: refused, naming the setting.
+ */
+export async function settledShardCount(redis: RedisClient, prefix: string, wanted: number): Promise<number> {
+  const key = `${prefix}:shards`;
+  await redis.set(key, String(wanted), 'NX');
+  const settled = Number(await redis.get(key));
+  if (settled !== wanted) {
+    throw new ConfigError(
+      'HERALD_CLUSTER_SHARDS',
+      `is ${wanted}, but Herald's data under the prefix "${prefix}" on this cluster is laid out in ${settled} shards; set it to ${settled}`,
+    );
+  }
+  return settled;
 }

@@ -15,14 +15,16 @@ export const opsRoutes: FastifyPluginAsync<{ deps: ApiDeps }> = async (app, { de
 
   // Ready means Redis takes a write: a replica, a Redis out of memory or one
   // that stopped writes after a failed save answers PING but refuses every update.
-  const probeKey = `${deps.config.prefix}:readyz`;
+  // Every shard is written: on a Cluster, each lives on its own master.
+  const probeKeys = deps.keys.shards.map((shard) => shard.readyProbe);
   app.get('/readyz', async (request, reply) => {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error('timed out')), READY_TIMEOUT_MS);
     });
     try {
-      await Promise.race([deps.redis.set(probeKey, new Date().toISOString(), 'PX', READY_PROBE_TTL_MS), timeout]);
+      const now = new Date().toISOString();
+      await Promise.race([Promise.all(probeKeys.map((key) => deps.redis.set(key, now, 'PX', READY_PROBE_TTL_MS))), timeout]);
       return { status: 'ready', redis: 'ok' };
     } catch (error) {
       const reason = redisRefusal(error) ?? 'unreachable';
