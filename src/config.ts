@@ -59,11 +59,12 @@ export type RedisTopology =
 
 /**
  * How an acknowledged write is made to survive a failover: before answering
- * 201, wait until this many replicas have it (never more than are
- * connected at that moment), at most `timeoutMs`.
+ * 2xx, wait until `replicas` replicas of the master have it (`all`: every
+ * replica it has had lately, so that whichever is promoted has it; never
+ * more than that), at most `timeoutMs`.
  */
 export interface ReplicaWait {
-  replicas: number;
+  replicas: number | 'all';
   timeoutMs: number;
 }
 
@@ -292,9 +293,13 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
   const host = value(env, 'HOST') ?? '127.0.0.1';
   const redisUrl = url(env, 'REDIS_URL', undefined, ['redis:', 'rediss:']);
   const redis = redisTopology(env);
-  // An acknowledged update waits for a replica to have it, when the master has replicas connected.
-  const replicaWait = {
-    replicas: integer(env, 'HERALD_REDIS_WAIT_REPLICAS', 1, 0, 16),
+  // An acknowledged write waits until the master's replicas have it: any of them may be the next master.
+  const waitReplicas = value(env, 'HERALD_REDIS_WAIT_REPLICAS');
+  if (waitReplicas !== undefined && waitReplicas.toLowerCase() !== 'all' && !/^\d+$/.test(waitReplicas)) {
+    throw new ConfigError('HERALD_REDIS_WAIT_REPLICAS', `expected a whole number or "all", got "${waitReplicas}"`);
+  }
+  const replicaWait: ReplicaWait = {
+    replicas: waitReplicas === undefined || waitReplicas.toLowerCase() === 'all' ? 'all' : integer(env, 'HERALD_REDIS_WAIT_REPLICAS', 0, 0, 16),
     timeoutMs: integer(env, 'HERALD_REDIS_WAIT_TIMEOUT_MS', 1000, 1, 60_000),
   };
   const clusterShards = integer(env, 'HERALD_CLUSTER_SHARDS', 12, 1, 1024);

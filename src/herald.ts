@@ -19,6 +19,7 @@ import { startBroadcastSweeper } from './pipeline/sweeper.js';
 import { HeraldQueues } from './queue/queues.js';
 import { connectRedis, describeRedisTarget, type RedisClient, type RedisTarget } from './redis/connection.js';
 import { resolveRedis, type ResolvedRedis } from './redis/private-server.js';
+import { ReplicaWaiter } from './redis/replica-wait.js';
 import { Renderer } from './render/renderer.js';
 import { AudienceStore } from './store/audience-store.js';
 import { DeliveryStore } from './store/delivery-store.js';
@@ -137,6 +138,7 @@ export async function startHerald(options: HeraldOptions): Promise<RunningHerald
         deliveries: new DeliveryStore(workerRedis, keys),
       };
       const workerQueues = new HeraldQueues(workerRedis, keys, config.jobRetry);
+      const workerReplicas = new ReplicaWaiter(workerRedis, config.replicaWait);
       cleanups.push(() => workerQueues.close());
       channels = await createChannels(config);
       const openChannels = channels;
@@ -147,6 +149,7 @@ export async function startHerald(options: HeraldOptions): Promise<RunningHerald
         scheduler: workerQueues,
         enabledChannels: config.enabledChannels,
         retentionSeconds: config.retentionSeconds,
+        replicated: () => workerReplicas.confirm(),
         logger,
       });
       const commander = new CommanderNotifier({

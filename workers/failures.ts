@@ -34,7 +34,9 @@ export function handleFailedJobs(workers: readonly Worker[], deps: FailedJobDeps
     worker.on('failed', (job, error) => {
       if (job === undefined) return;
       const exhausted = job.attemptsMade >= (job.opts.attempts ?? 1);
-      logger.error({ queue: worker.name, jobId: job.id, attempts: job.attemptsMade, err: error.message }, 'job failed');
+      // Redis away or refusing (a restart, a failover) is expected to pass: the job is tried again.
+      const level = isRedisUnavailable(error) ? 'warn' : 'error';
+      logger[level]({ queue: worker.name, jobId: job.id, attempts: job.attemptsMade, err: error.message }, 'job failed');
       if (!exhausted) return;
       const jobId = job.id ?? job.name;
       if (isRedisUnavailable(error)) {

@@ -22,6 +22,30 @@ declare module 'fastify' {
 
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
 
+/** How often, and for how long, a claim that could not be freed (Redis away) is tried again. */
+const RELEASE_RETRY_MS = 500;
+/** Within the claim's own lifetime (60 s): a later delete could remove a newer request's answer. */
+const RELEASE_GIVE_UP_MS = 30_000;
+
+/**
+ * Frees the claim of a request that failed. When Redis is away at that
+ * moment (a failover, a restart), freeing is tried again until it is back,
+ * so that the caller's retry with the same key runs instead of being told
+ * for a minute that the key is in use.
+ */
+async function release(store: IdempotencyStore, claim: { tokenName: string; key: string }): Promise<void> {
+  const giveUpAt = Date.now() + RELEASE_GIVE_UP_MS;
+  for (;;) {
+    try {
+      await store.release(claim.tokenName, claim.key);
+      return;
+    } catch {
+      if (Date.now() + RELEASE_RETRY_MS > giveUpAt) return;
+      await new Promise((resolve) => setTimeout(resolve, RELEASE_RETRY_MS));
+    }
+  }
+}
+
 export function registerIdempotency(app: FastifyInstance, store: IdempotencyStore): void {
   app.addHook('preHandler', async (request: FastifyRequest, reply: FastifyReply) => {
     const raw = request.headers['idempotency-key'];
@@ -68,7 +92,8 @@ export function registerIdempotency(app: FastifyInstance, store: IdempotencyStor
     if (claim === undefined) return payload;
     request.idempotency = undefined;
     if (reply.statusCode >= 500) {
-      await store.release(claim.tokenName, claim.key).catch(() => {});
+      // The answer does not wait for Redis to come back.
+      void release(store, claim);
       return payload;
     }
     let body: unknown = payload;

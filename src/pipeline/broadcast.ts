@@ -29,6 +29,14 @@ export interface BroadcasterDeps {
   enabledChannels: ReadonlySet<ChannelName>;
   /** HERALD_RETENTION_SECONDS: how long single delivery records outlive the update that ends their incident. */
   retentionSeconds: number;
+  /**
+   * Resolves once what Redis holds so far is on the master's replicas
+   * (rejects when it is not, in time). Before a fan-out: an update that a
+   * failover is about to lose (written on a master just demoted, never
+   * replicated) must not reach partners, who would then have news that
+   * Herald no longer has.
+   */
+  replicated: () => Promise<void>;
   logger: Logger;
 }
 
@@ -65,6 +73,8 @@ export class Broadcaster {
   async run(job: BroadcastJob): Promise<{ planned: number; nextUpdateId?: string }> {
     const { incidents, audiences, deliveries, scheduler, enabledChannels, logger } = this.deps;
     const { incidentId, updateId } = job;
+    // This job was taken (written) after its update: once that is replicated, so is the update.
+    await this.deps.replicated();
     const moment = await incidents.getMoment(incidentId, updateId).catch(async (error: unknown) => {
       // Given up only in its turn: a later update must not overtake an earlier one still being fanned out.
       if (error instanceof UnreadableUpdateError && error.seq !== undefined && (await incidents.fannedOutThrough(incidentId)) < error.seq - 1) {

@@ -6,10 +6,15 @@
  * answered takes its last writes with it, and the replica promoted in its
  * place never had them. `WAIT n timeout` blocks until `n` replicas
  * acknowledge everything the connection wrote so far. Herald waits for
- * `HERALD_REDIS_WAIT_REPLICAS` (default 1), never for more replicas than
- * the master has connected at that moment (read with `ROLE`, at most once a
- * second): a master without replicas answers at once, one whose replica is
- * away does not stall every write for the timeout.
+ * `HERALD_REDIS_WAIT_REPLICAS` replicas — by default all of them: the
+ * Sentinels may promote any, and a write that only some had is lost when
+ * another is promoted (the others resynchronise from it) — never for more
+ * than the master has had connected in the last half minute (read with
+ * `ROLE`, at most once a second): a master that has no replicas answers at
+ * once; one whose replicas just left — a master being failed over, whose
+ * replicas follow the new one — refuses to acknowledge (503, and the caller
+ * retries on the new master); one whose replica stays away longer stops
+ * waiting for it instead of refusing every write.
  *
  * WAIT covers all of a connection's writes, whoever made them: requests
  * that finish while a WAIT is in flight share the next one (at most one in
@@ -22,6 +27,8 @@ import type { RedisClient } from './connection.js';
 
 /** How long a master's count of connected replicas is trusted. */
 const ROLE_TTL_MS = 1_000;
+/** How long replicas that left are still waited for. */
+const REPLICAS_REMEMBERED_MS = 30_000;
 
 /**
  * Fewer replicas than asked acknowledged a write in time. The message starts
@@ -37,6 +44,8 @@ export class NotReplicatedError extends Error {
 
 interface MasterState {
   replicas?: { count: number; readAt: number };
+  /** The most replicas seen connected lately, and when that many were last seen. */
+  mostReplicas?: { count: number; seenAt: number };
   inFlight?: Promise<void>;
   next?: Promise<void>;
 }
@@ -86,22 +95,27 @@ export class ReplicaWaiter {
   }
 
   private async waitOn(master: Redis, state: MasterState): Promise<void> {
-    const wanted = Math.min(this.wait.replicas, await this.connectedReplicas(master, state));
+    const lately = await this.connectedReplicas(master, state);
+    const wanted = this.wait.replicas === 'all' ? lately : Math.min(this.wait.replicas, lately);
     if (wanted === 0) return;
     const acknowledged = await master.wait(wanted, this.wait.timeoutMs);
     if (acknowledged < wanted) {
-      // Read the replicas again next time: one may have gone.
+      // Read the replicas again next time: one may have gone for good.
       state.replicas = undefined;
       throw new NotReplicatedError(acknowledged, wanted, this.wait.timeoutMs);
     }
   }
 
+  /** How many replicas to wait for: the most `master` had connected in the last {@link REPLICAS_REMEMBERED_MS}. */
   private async connectedReplicas(master: Redis, state: MasterState): Promise<number> {
     const now = Date.now();
-    if (state.replicas !== undefined && now - state.replicas.readAt < ROLE_TTL_MS) return state.replicas.count;
-    const role = (await master.role()) as [string, number, unknown[]?];
-    const count = role[0] === 'master' && Array.isArray(role[2]) ? role[2].length : 0;
-    state.replicas = { count, readAt: now };
-    return count;
+    if (state.replicas === undefined || now - state.replicas.readAt >= ROLE_TTL_MS) {
+      const role = (await master.role()) as [string, number, unknown[]?];
+      const count = role[0] === 'master' && Array.isArray(role[2]) ? role[2].length : 0;
+      state.replicas = { count, readAt: now };
+      const most = state.mostReplicas;
+      if (most === undefined || count >= most.count || now - most.seenAt > REPLICAS_REMEMBERED_MS) state.mostReplicas = { count, seenAt: now };
+    }
+    return state.mostReplicas!.count;
   }
 }

@@ -176,7 +176,7 @@ export function updatesInArrivalOrder(requests: readonly ReceivedWebhook[]): str
 /** The API of a Herald child process, over real HTTP; each call is timed and bounded. */
 export interface HttpApi {
   readonly url: string;
-  call(method: string, path: string, body?: unknown, timeoutMs?: number): Promise<TimedResponse>;
+  call(method: string, path: string, body?: unknown, timeoutMs?: number, headers?: Record<string, string>): Promise<TimedResponse>;
 }
 
 export interface TimedResponse {
@@ -189,13 +189,14 @@ export interface TimedResponse {
 export function httpApi(url: string, token = WRITE_TOKEN): HttpApi {
   return {
     url,
-    async call(method, path, body, timeoutMs = 5000) {
+    async call(method, path, body, timeoutMs = 5000, headers = {}) {
       const started = Date.now();
       const response = await fetch(`${url}${path}`, {
         method,
         headers: {
           authorization: `Bearer ${token}`,
           ...(body !== undefined && { 'content-type': 'application/json' }),
+          ...headers,
         },
         ...(body !== undefined && { body: JSON.stringify(body) }),
         // A hang shows as a failure naming the call, not as a stuck test.

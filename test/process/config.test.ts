@@ -167,10 +167,12 @@ describe('loadConfig', () => {
   });
 
   describe('Redis beyond one server', () => {
-    it('is one server unless Sentinels or Cluster nodes are named; an acknowledged write waits for one replica, if any, at most 1 s', () => {
+    it('is one server unless Sentinels or Cluster nodes are named; an acknowledged write waits for all replicas, if any, at most 1 s', () => {
       const config = loadConfig({ HERALD_API_TOKENS: TOKENS });
       expect(config.redis).toEqual({ kind: 'single' });
-      expect(config.replicaWait).toEqual({ replicas: 1, timeoutMs: 1000 });
+      expect(config.replicaWait).toEqual({ replicas: 'all', timeoutMs: 1000 });
+      expect(loadConfig({ HERALD_API_TOKENS: TOKENS, HERALD_REDIS_WAIT_REPLICAS: 'ALL' }).replicaWait.replicas).toBe('all');
+      expect(loadConfig({ HERALD_API_TOKENS: TOKENS, HERALD_REDIS_WAIT_REPLICAS: '2' }).replicaWait.replicas).toBe(2);
       expect(config.clusterShards).toBe(12);
     });
 
@@ -226,6 +228,7 @@ describe('loadConfig', () => {
       ['credentials for one server', { REDIS_PASSWORD: 'hunter2' }, /REDIS_PASSWORD: is for REDIS_SENTINELS or REDIS_CLUSTER_NODES; a single Redis takes its credentials in REDIS_URL/],
       ['a hash tag in the prefix on a Cluster', { REDIS_CLUSTER_NODES: 'a:1', HERALD_PREFIX: '{herald}' }, /HERALD_PREFIX: "\{herald\}" has a hash tag/],
       ['no shards', { REDIS_CLUSTER_NODES: 'a:1', HERALD_CLUSTER_SHARDS: '0' }, /HERALD_CLUSTER_SHARDS: must be between 1 and 1024/],
+      ['a replica count that is neither a number nor all', { HERALD_REDIS_WAIT_REPLICAS: 'most' }, /HERALD_REDIS_WAIT_REPLICAS: expected a whole number or "all", got "most"/],
     ])('refuses %s, naming the variable', (_, env, message) => {
       expect(() => loadConfig({ HERALD_API_TOKENS: TOKENS, ...env })).toThrow(message);
     });
