@@ -7,10 +7,11 @@
 /**
  * The client's own errors while Redis is unreachable: refused, reset or lost
  * connections, timeouts, the offline queue off, retries exhausted, and the
- * Sentinel/Cluster equivalents.
+ * Sentinel/Cluster equivalents (a cluster still redirecting after a
+ * failover or a slot move gives up with "Too many Cluster redirections").
  */
 const UNREACHABLE =
-  /ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|EAI_AGAIN|connection is closed|stream isn't writeable|max ?retries ?per ?request|command timed out|enableOfflineQueue|socket closed|connection lost|none of the sentinels are available|failed to refresh slots cache|cluster is not ready/i;
+  /ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|EAI_AGAIN|connection is closed|stream isn't writeable|max ?retries ?per ?request|command timed out|enableOfflineQueue|socket closed|connection lost|none of the sentinels are available|failed to refresh slots cache|cluster is not ready|too many cluster redirections/i;
 
 /**
  * Redis' answers that mean "not now", each with a word that says why and is
@@ -18,8 +19,10 @@ const UNREACHABLE =
  * (READONLY), a failed RDB save that stops writes (MISCONF), a dataset
  * loading at start (LOADING), too few replicas, a cluster or master down, a
  * slot moving (NOREPLICAS, CLUSTERDOWN, MASTERDOWN, TRYAGAIN), a script
- * running too long (BUSY). Each is the error's first word, also when a
- * script's command was refused ("OOM … script: …").
+ * running too long (BUSY), a blocked command (WAIT, BZPOPMIN) cut short
+ * by a master turning replica in a failover (UNBLOCKED). Each is the
+ * error's first word, also when a script's command was refused ("OOM …
+ * script: …").
  */
 const REFUSALS: ReadonlyArray<readonly [RegExp, string]> = [
   [/^READONLY\b/, 'read-only'],
@@ -28,6 +31,9 @@ const REFUSALS: ReadonlyArray<readonly [RegExp, string]> = [
   [/^LOADING\b/, 'loading'],
   [/^(?:NOREPLICAS|CLUSTERDOWN|MASTERDOWN|TRYAGAIN)\b/, 'refusing-writes'],
   [/^BUSY\b/, 'busy'],
+  [/^UNBLOCKED\b/, 'failing-over'],
+  // WAIT sent to a master that a failover has just made a replica.
+  [/^ERR WAIT cannot be used with replica/, 'failing-over'],
 ];
 
 /** Why Redis refuses for now (`read-only`, `out-of-memory`, …), or undefined when `error` is no such refusal. */

@@ -10,13 +10,13 @@
  * The Sentinel setup (a master, two replicas, three Sentinels) is this
  * test's own; the run's shared Redis is not touched.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { freePort } from '../support/global-redis.js';
 import { killAllChildren, processEnv, spawnHerald, type HeraldProcess } from '../support/process.js';
 import { startRedisSentinel, type RedisSentinelHandle } from '../support/redis-sentinel.js';
 import { testEnv } from '../support/stack.js';
 import { httpApi, killOwnChildren, startFakes, webhookTargets, type Fakes, type HttpApi } from '../faults/support.js';
-import { expectEveryUpdateEverywhere, UpdateWriter, watchReadiness } from './support.js';
+import { expectEveryUpdateEverywhere, printWarnings, UpdateWriter, watchReadiness } from './support.js';
 
 const TARGETS = 6;
 
@@ -52,6 +52,7 @@ afterAll(async () => {
 
 describe('Herald on a Sentinel-watched master', () => {
   it('follows the master through a forced failover and a crash, losing nothing it acknowledged', async () => {
+    onTestFailed(() => printWarnings(herald, workers));
     const { hooks } = fakes!;
     const targets = webhookTargets(hooks, 'sentinel', TARGETS);
     const audience = await api.call('PUT', '/v1/audiences/partners', { webhooks: targets.map(({ url, secret }) => ({ url, secret })) });

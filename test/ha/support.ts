@@ -6,7 +6,8 @@
  */
 import { expect } from 'vitest';
 import { sleep, updatesInArrivalOrder, type HttpApi } from '../faults/support.js';
-import type { WebhookReceiver } from '../fakes/webhook-receiver.js';
+import type { ReceivedWebhook, WebhookReceiver } from '../fakes/webhook-receiver.js';
+import type { HeraldProcess } from '../support/process.js';
 
 /** How long one update may keep answering 503 before the test gives up on it. */
 const ACKNOWLEDGE_WITHIN_MS = 60_000;
@@ -116,6 +117,8 @@ export async function expectEveryUpdateEverywhere(
   paths: readonly string[],
   acknowledged: readonly string[],
   unacknowledgedTries: number,
+  /** Only the requests about this incident count, when targets hear of several. */
+  onlyIncident?: string,
 ): Promise<void> {
   const res = await api.call('GET', `/v1/incidents/${incidentId}`);
   expect(res.status, res.text).toBe(200);
@@ -125,9 +128,16 @@ export async function expectEveryUpdateEverywhere(
   expect(stored.filter((id) => acknowledged.includes(id)), 'the acknowledged updates, in the order stored').toEqual(acknowledged);
   const extra = stored.filter((id) => !acknowledged.includes(id));
   expect(extra.length, `stored but never acknowledged: ${extra.join(', ')}`).toBeLessThanOrEqual(unacknowledgedTries);
+  const about = (r: ReceivedWebhook): boolean => onlyIncident === undefined || (r.body as { incident?: { id?: string } }).incident?.id === onlyIncident;
   for (const path of paths) {
     await hooks.waitFor({ path, where: (r) => JSON.stringify(r.body).includes(stored.at(-1)!) }, 60_000);
-    expect(updatesInArrivalOrder(hooks.received(path)), path).toEqual(stored);
-    for (const r of hooks.received(path)) expect(r.signatureValid, r.verification).toBe(true);
+    const received = hooks.received(path).filter(about);
+    expect(updatesInArrivalOrder(received), path).toEqual(stored);
+    for (const r of received) expect(r.signatureValid, r.verification).toBe(true);
   }
+}
+
+/** Herald's warnings and errors, printed when a test fails: what it saw of the failover. */
+export function printWarnings(...processes: Array<HeraldProcess | undefined>): void {
+  for (const line of processes.flatMap((p) => p?.logs() ?? []).filter((l) => l.level >= 40)) console.error(JSON.stringify(line).slice(0, 2000));
 }
