@@ -5,11 +5,13 @@
  *
  * Sections: fan-out (with the ceiling, one-BullMQ-job-per-POST and Apprise
  * baselines, and peak memory), API (with a bare Fastify + Redis baseline),
- * latency to the first partner, scale (1k/10k/50k, 100k queued).
- * BENCH_ONLY=fanout,api,latency,scale runs a subset.
+ * latency to the first partner, scale (1k/10k/50k, 100k queued), start-up,
+ * Redis cost per delivery, and the fan-out on a Redis Cluster of 1 and 3
+ * masters. BENCH_ONLY=fanout,api,latency,scale,startup,redis,cluster runs a subset.
  */
 import { execFileSync } from 'node:child_process';
 import { runApi } from './api.js';
+import { runCluster } from './cluster.js';
 import { runFanout } from './fanout.js';
 import { runLatency } from './latency.js';
 import { runRedisCost } from './redis-cost.js';
@@ -25,6 +27,7 @@ const SECTIONS: Record<string, () => Promise<Row[]>> = {
   scale: runScale,
   startup: runStartup,
   redis: runRedisCost,
+  cluster: runCluster,
 };
 
 const only = process.env.BENCH_ONLY?.split(',').map((s) => s.trim());

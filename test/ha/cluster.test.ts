@@ -125,4 +125,36 @@ describe('Herald on a Redis Cluster', () => {
     const errors = [...herald!.logs(), ...workers!.logs()].filter((l) => l.level >= 50);
     expect(errors.map((l) => JSON.stringify(l))).toEqual([]);
   }, 300_000);
+
+  it('keeps the cadence and counts open incidents in every shard', async () => {
+    onTestFailed(() => printWarnings(herald, workers));
+    const { hooks } = fakes!;
+    const keys = keysFor(prefix, SHARDS);
+    // Incidents with a 2 s cadence until three shards have one: each must get its holding statement.
+    const quiet = new Map<number, string>();
+    for (let i = 0; quiet.size < 3 && i < 60; i++) {
+      const opened = await api.call('POST', '/v1/incidents', {
+        title: `Quiet incident ${i}`,
+        severity: 'minor',
+        message: 'Investigating.',
+        audiences: ['partners'],
+        cadenceSeconds: 2,
+      });
+      expect(opened.status, opened.text).toBe(201);
+      const { id } = opened.json<{ incident: { id: string } }>().incident;
+      const shard = keys.shardOf(id).index;
+      if (!quiet.has(shard)) quiet.set(shard, id);
+    }
+    expect(quiet.size).toBe(3);
+    for (const id of quiet.values()) {
+      await hooks.waitFor(
+        (r) => (r.body as { incident?: { id?: string }; update?: { kind?: string } }).incident?.id === id && (r.body as { update?: { kind?: string } }).update?.kind === 'holding',
+        30_000,
+      );
+    }
+    const metrics = await api.call('GET', '/metrics');
+    const open = Number(/^herald_open_incidents (\d+)$/m.exec(metrics.text)?.[1]);
+    // The six of the first test, and every quiet one opened here.
+    expect(open).toBeGreaterThanOrEqual(INCIDENTS + quiet.size);
+  }, 120_000);
 });

@@ -192,10 +192,12 @@ export interface ClusterMaster extends RedisAddress {
 }
 
 export interface RedisClusterOptions {
-  /** @defaultValue 3, the fewest `redis-cli --cluster create` accepts */
+  /** @defaultValue 3 (1, with no replicas, is a one-node cluster holding every slot) */
   masters?: number;
   /** @defaultValue 1 */
   replicasPerMaster?: number;
+  /** The nodes' ports, one per node (each node's bus port is its port + 10000); @defaultValue free ports */
+  ports?: readonly number[];
 }
 
 export interface RedisClusterHandle {
@@ -302,7 +304,7 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
     for (let i = 0; i < masterCount * (1 + replicasPerMaster); i++) {
       const node = await startRedisServer(root, async (port, dir) => {
         // The bus port defaults to port + 10000, beyond 65535 for much of the ephemeral range: name it.
-        let busPort = await freePort();
+        let busPort = options.ports === undefined ? await freePort() : port + 10_000;
         while (busPort === port) busPort = await freePort();
         return [
           ...baseServerArgs(port, dir),
@@ -313,14 +315,19 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
           // A replica may always take over, however long it has been out of touch.
           '--cluster-replica-validity-factor', '0',
         ];
-      });
+      }, options.ports?.[i]);
       processes.set(node.port, node);
     }
-    await promisify(execFile)(
-      'redis-cli',
-      ['--cluster', 'create', ...[...processes.keys()].map((p) => `${HOST}:${p}`), '--cluster-replicas', String(replicasPerMaster), '--cluster-yes'],
-      { timeout: 60_000 },
-    );
+    if (processes.size === 1) {
+      // `redis-cli --cluster create` wants 3 masters at least: a one-node cluster takes every slot itself.
+      await nodeCommand([...processes.keys()][0]!, 'CLUSTER', 'ADDSLOTSRANGE', '0', '16383');
+    } else {
+      await promisify(execFile)(
+        'redis-cli',
+        ['--cluster', 'create', ...[...processes.keys()].map((p) => `${HOST}:${p}`), '--cluster-replicas', String(replicasPerMaster), '--cluster-yes'],
+        { timeout: 60_000 },
+      );
+    }
   } catch (error) {
     await stop();
     throw error;

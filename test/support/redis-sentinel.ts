@@ -27,6 +27,8 @@ export interface RedisSentinelOptions {
   sentinels?: number;
   /** @defaultValue 'mymaster' */
   masterName?: string;
+  /** Fixed ports: the master's, then each replica's, then each Sentinel's; @defaultValue free ports */
+  ports?: readonly number[];
 }
 
 /** A data node (not a Sentinel) and its role as it answers ROLE. */
@@ -156,10 +158,10 @@ export async function startRedisSentinel(options: RedisSentinelOptions = {}): Pr
   };
 
   try {
-    const master = await startRedisServer(root, baseServerArgs);
+    const master = await startRedisServer(root, baseServerArgs, options.ports?.[0]);
     dataNodes.set(master.port, master);
     for (let i = 0; i < replicaCount; i++) {
-      const replica = await startRedisServer(root, replicaArgs(master.port));
+      const replica = await startRedisServer(root, replicaArgs(master.port), options.ports?.[1 + i]);
       dataNodes.set(replica.port, replica);
     }
     // Sentinels started after the replicas are in sync find them in the master's first INFO, not 10 s later.
@@ -183,7 +185,7 @@ export async function startRedisSentinel(options: RedisSentinelOptions = {}): Pr
           ].join('\n'),
         );
         return [configFile, '--sentinel'];
-      });
+      }, options.ports?.[1 + replicaCount + i]);
       sentinels.push(sentinel);
     }
     await waitUntil('the sentinels to see the master, its replicas and each other', () => sentinelsAgree(master.port), SETTLE_TIMEOUT_MS);
