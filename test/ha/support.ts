@@ -5,9 +5,9 @@
  * and the checks of what crossed the wire afterwards.
  */
 import { expect } from 'vitest';
-import { sleep, updatesInArrivalOrder, type HttpApi } from '../faults/support.js';
+import { httpApi, sleep, updatesInArrivalOrder, type HttpApi } from '../faults/support.js';
 import type { ReceivedWebhook, WebhookReceiver } from '../fakes/webhook-receiver.js';
-import type { HeraldProcess } from '../support/process.js';
+import { processEnv, spawnHerald, type HeraldProcess } from '../support/process.js';
 
 /** How long one update may keep answering 503 before the test gives up on it. */
 const ACKNOWLEDGE_WITHIN_MS = 60_000;
@@ -140,4 +140,36 @@ export async function expectEveryUpdateEverywhere(
 /** Herald's warnings and errors, printed when a test fails: what it saw of the failover. */
 export function printWarnings(...processes: Array<HeraldProcess | undefined>): void {
   for (const line of processes.flatMap((p) => p?.logs() ?? []).filter((l) => l.level >= 40)) console.error(JSON.stringify(line).slice(0, 2000));
+}
+
+/** Herald as it is deployed for these tests: one process serving the API and working, one only working. */
+export async function startHeraldPair(env: Record<string, string>): Promise<{ herald: HeraldProcess; workers: HeraldProcess; api: HttpApi }> {
+  const herald = spawnHerald(processEnv(env));
+  const workers = spawnHerald(processEnv({ ...env, PORT: '0' }), ['--role', 'workers']);
+  const api = httpApi(await herald.listening(30_000));
+  await workers.waitForLog(/Herald workers running/, 30_000);
+  return { herald, workers, api };
+}
+
+/**
+ * After the failovers: no write answered anything but 201, 503 or 409 (a
+ * retry while its first try was still held) — never 500; readiness only
+ * 200 or 503, and 200 now; both processes still running (no restart).
+ */
+export async function expectCarriedOn(
+  writes: ReadonlyMap<number | 'error', number>,
+  readiness: ReadonlyMap<number | 'error', number>,
+  api: HttpApi,
+  processes: readonly HeraldProcess[],
+): Promise<void> {
+  expect([...writes.keys()].filter((s) => ![201, 503, 409, 'error'].includes(s)), JSON.stringify([...writes])).toEqual([]);
+  expect([...readiness.keys()].filter((s) => s !== 200 && s !== 503 && s !== 'error'), JSON.stringify([...readiness])).toEqual([]);
+  expect((await api.call('GET', '/readyz')).status).toBe(200);
+  for (const p of processes) expect(p.child.exitCode).toBeNull();
+}
+
+/** A failover is expected: nothing in it is logged as an error. */
+export function expectNoErrorLogged(processes: readonly HeraldProcess[]): void {
+  const errors = processes.flatMap((p) => p.logs()).filter((l) => l.level >= 50);
+  expect(errors.map((l) => JSON.stringify(l))).toEqual([]);
 }
